@@ -1,0 +1,139 @@
+# luksfs — top-level GNU Makefile.
+#
+#   make            build build/luksfs
+#   make deps       install every Debian package needed (apt, as root or via sudo)
+#   make check      install missing deps, build, run every test; ends with "N passed, N failed"
+#   make demo       build, make a small LUKS2 image, mount it, round-trip, info, unmount
+#   make install    install to $(DESTDIR)$(PREFIX) (default /usr/local)
+#   make fuzz       build the libFuzzer targets (clang)
+#   make bench      performance benchmarks (not part of check)
+#
+# Variables: MODE=release|debug, SANITIZE=address,undefined (gcc), PREFIX, DESTDIR.
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+DESTDIR ?=
+MODE ?= release
+BUILD := build
+
+CXX ?= g++
+PKGS := fuse3 openssl libsodium libargon2 libcurl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BOOST_LIBS ?= -lboost_program_options
+
+OPT_release := -O2
+OPT_debug := -O0
+CXXFLAGS ?= $(OPT_$(MODE)) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -fstack-protector-strong \
+            -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 -I. $(PKG_CFLAGS)
+ifneq ($(SANITIZE),)
+CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDFLAGS += -pthread
+
+# Modules, lowest first. Dependencies point one way: fs -> kms-client -> crypto -> common.
+srcs = $(filter-out %_test.cc %_fuzz.cc %/main.cc,$(wildcard $(1)/*.cc))
+COMMON_SRCS := $(call srcs,common)
+CRYPTO_SRCS := $(call srcs,crypto)
+KMS_SRCS    := $(call srcs,kms-client)
+FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
+MAIN_SRC    := fs/cli/main.cc
+
+obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
+LIB_COMMON := $(BUILD)/libcommon.a
+LIB_CRYPTO := $(BUILD)/libcrypto.a
+LIB_KMS    := $(BUILD)/libkms.a
+LIB_FS     := $(BUILD)/libfs.a
+# Link order: dependents first.
+ALL_LIBS := $(LIB_FS) $(LIB_KMS) $(LIB_CRYPTO) $(LIB_COMMON)
+
+# Unit tests sit beside their code (foo_test.cc); one binary per module.
+COMMON_TESTS := $(wildcard common/*_test.cc)
+CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
+KMS_TESTS    := $(wildcard kms-client/*_test.cc)
+FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
+TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
+             $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \
+             $(if $(KMS_TESTS),$(BUILD)/tests/kms_test) \
+             $(if $(FS_TESTS),$(BUILD)/tests/fs_test)
+GTEST_LIBS := -lgtest -lgtest_main
+
+ALL_OBJS := $(call obj,$(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS) $(FS_SRCS) $(MAIN_SRC) \
+              $(COMMON_TESTS) $(CRYPTO_TESTS) $(KMS_TESTS) $(FS_TESTS))
+
+.PHONY: all deps check unit integration demo install uninstall clean fuzz bench check-layering man
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/luksfs
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRCS))
+$(LIB_CRYPTO): $(call obj,$(CRYPTO_SRCS))
+$(LIB_KMS):    $(call obj,$(KMS_SRCS))
+$(LIB_FS):     $(call obj,$(FS_SRCS))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/luksfs: $(call obj,$(MAIN_SRC)) $(ALL_LIBS)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BOOST_LIBS)
+
+$(BUILD)/tests/common_test: $(call obj,$(COMMON_TESTS)) $(ALL_LIBS)
+$(BUILD)/tests/crypto_test: $(call obj,$(CRYPTO_TESTS)) $(ALL_LIBS)
+$(BUILD)/tests/kms_test:    $(call obj,$(KMS_TESTS)) $(ALL_LIBS)
+$(BUILD)/tests/fs_test:     $(call obj,$(FS_TESTS)) $(ALL_LIBS)
+$(BUILD)/tests/%_test:
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(GTEST_LIBS) $(PKG_LIBS) $(BOOST_LIBS)
+
+deps:
+	@contrib/install-deps.sh
+
+# The README's test command. Installs what is missing, builds, runs every
+# unit test binary and integration script, and prints "N passed, N failed".
+check: deps
+	@$(MAKE) --no-print-directory all $(TEST_BINS) fuzz
+	@tests/run-all.sh $(TEST_BINS)
+
+check-layering:
+	@tests/check-layering.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@contrib/demo.sh
+
+# libFuzzer targets (*_fuzz.cc), built with clang; `make check` runs each
+# one for a short time over a seed corpus made at test time.
+FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
+FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
+FUZZ_CXX ?= clang++
+FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
+              -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
+FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+fuzz: $(FUZZ_BINS)
+$(BUILD)/fuzz/%_fuzz: $(FUZZ_SRCS) $(FUZZ_LIB_SRCS) $(wildcard common/*.h crypto/*.h kms-client/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $(filter %/$*_fuzz.cc,$(FUZZ_SRCS)) $(FUZZ_LIB_SRCS) $(PKG_LIBS)
+
+bench: deps all
+	@contrib/bench/run.sh
+
+install: $(BUILD)/luksfs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
+	ln -sf luksfs $(DESTDIR)$(PREFIX)/bin/mount.luksfs
+	install -m 0644 man/luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/bin/mount.luksfs \
+	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(ALL_OBJS:.o=.d)

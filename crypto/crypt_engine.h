@@ -1,0 +1,84 @@
+// CryptEngine: thread-safe, parallel encryption/decryption of runs of
+// encryption units for one volume key.
+//
+// Requests up to `inline_bytes` run on the calling thread; larger ones are
+// cut into sector-aligned chunks spread over a worker pool, the caller
+// running one chunk itself. Every thread uses its own SectorCipher (keyed
+// once), leased from a pool, so no cipher context is shared.
+//
+// DropKeys() waits for in-flight calls, then frees every cipher context and
+// wipes the key; afterwards every call fails with kKeyRevoked.
+//
+// Units: iv_sector is in 512-byte units (see SectorCipher); sizes in bytes.
+// Thread-safety: all methods may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/secure_buffer.h"
+#include "common/thread_pool.h"
+#include "crypto/sector_cipher.h"
+
+namespace luksfs::crypto {
+
+struct EngineOptions {
+  unsigned threads = 0;            // workers; 0: online CPUs; 1: all inline
+  size_t inline_bytes = 64 * 1024; // requests up to this run on the caller
+  size_t min_chunk_bytes = 64 * 1024;
+};
+
+class CryptEngine {
+ public:
+  // Errors: those of SectorCipher::Create.
+  static Result<std::unique_ptr<CryptEngine>> Create(
+      std::string_view spec, std::span<const uint8_t> key,
+      uint32_t sector_size, const EngineOptions& options);
+  ~CryptEngine();
+  CryptEngine(const CryptEngine&) = delete;
+  CryptEngine& operator=(const CryptEngine&) = delete;
+
+  // in and out: same size, whole units; may be the same memory.
+  // Errors: kKeyRevoked after DropKeys(); those of SectorCipher.
+  Status Decrypt(uint64_t iv_sector, std::span<const uint8_t> in,
+                 std::span<uint8_t> out);
+  Status Encrypt(uint64_t iv_sector, std::span<const uint8_t> in,
+                 std::span<uint8_t> out);
+
+  void DropKeys();
+  bool keys_dropped() const;
+  uint32_t sector_size() const { return sector_size_; }
+  unsigned threads() const { return pool_ ? pool_->size() + 1 : 1; }
+
+ private:
+  CryptEngine(std::unique_ptr<SectorCipher> prototype, uint32_t sector_size,
+              const EngineOptions& options);
+  Status Run(bool encrypt, uint64_t iv_sector, std::span<const uint8_t> in,
+             std::span<uint8_t> out);
+  Status RunOne(bool encrypt, uint64_t iv_sector, std::span<const uint8_t> in,
+                std::span<uint8_t> out);
+  Result<std::unique_ptr<SectorCipher>> Lease();
+  void Return(std::unique_ptr<SectorCipher> c);
+
+  const uint32_t sector_size_;
+  const EngineOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+
+  // Held shared by every Encrypt/Decrypt for its whole duration, exclusive by
+  // DropKeys(). Order: keys_mu_ before idle_mu_.
+  mutable std::shared_mutex keys_mu_;
+  std::unique_ptr<SectorCipher> prototype_;  // GUARDED_BY(keys_mu_); null once dropped
+
+  // Guards idle_ (ciphers not in use). Held only to push/pop, never during
+  // crypto.
+  std::mutex idle_mu_;
+  std::vector<std::unique_ptr<SectorCipher>> idle_;
+};
+
+}  // namespace luksfs::crypto

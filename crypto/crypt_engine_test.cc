@@ -1,0 +1,74 @@
+// The parallel engine must produce exactly what one SectorCipher produces
+// (itself checked against IEEE vectors), for every split of the work.
+#include "crypto/crypt_engine.h"
+
+#include <gtest/gtest.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <thread>
+
+namespace luksfs::crypto {
+namespace {
+
+std::vector<uint8_t> Random(size_t n) {
+  std::vector<uint8_t> v(n);
+  RAND_bytes(v.data(), static_cast<int>(n));
+  return v;
+}
+
+class CryptEngineTest : public ::testing::TestWithParam<uint32_t> {};
+
+TEST_P(CryptEngineTest, ParallelEqualsSerial) {
+  const uint32_t ss = GetParam();
+  const auto key = Random(64);
+  const auto plain = Random(8 << 20);
+  EngineOptions opts;
+  opts.threads = 4;
+  auto engine = CryptEngine::Create("aes-xts-plain64", key, ss, opts);
+  ASSERT_TRUE(engine.ok());
+  auto serial = SectorCipher::Create("aes-xts-plain64", key, ss);
+  ASSERT_TRUE(serial.ok());
+  for (size_t len : {size_t{ss}, size_t{64 << 10}, size_t{200 << 10},
+                     size_t{1 << 20} + ss, size_t{8 << 20}}) {
+    std::vector<uint8_t> a(len), b(len);
+    ASSERT_TRUE((*engine)->Encrypt(1000, {plain.data(), len}, a).ok());
+    ASSERT_TRUE((*serial)->Encrypt(1000, {plain.data(), len}, b).ok());
+    ASSERT_EQ(a, b) << "len " << len;
+    ASSERT_TRUE((*engine)->Decrypt(1000, a, a).ok());
+    ASSERT_EQ(0, std::memcmp(a.data(), plain.data(), len)) << "len " << len;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SectorSizes, CryptEngineTest,
+                         ::testing::Values(512u, 4096u));
+
+TEST(CryptEngineDropTest, ConcurrentCallersThenDrop) {
+  const auto key = Random(64);
+  EngineOptions opts;
+  opts.threads = 2;
+  auto engine = CryptEngine::Create("aes-xts-plain64", key, 512, opts);
+  ASSERT_TRUE(engine.ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::vector<uint8_t> buf(256 << 10, 7);
+      for (int i = 0; i < 20; ++i) {
+        Status s = (*engine)->Encrypt(i, buf, buf);
+        if (!s.ok()) {
+          EXPECT_EQ(s.code(), Status::Code::kKeyRevoked);
+          return;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  (*engine)->DropKeys();
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE((*engine)->keys_dropped());
+  std::vector<uint8_t> buf(512);
+  EXPECT_EQ((*engine)->Decrypt(0, buf, buf).code(), Status::Code::kKeyRevoked);
+}
+
+}  // namespace
+}  // namespace luksfs::crypto

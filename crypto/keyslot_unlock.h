@@ -1,0 +1,54 @@
+// Keyslot unlock: passphrase -> verified volume key.
+//
+// Tries the header's keyslots in cryptsetup's order (priority 2 "prefer",
+// then 1 "normal"; priority 0 only when chosen explicitly), each through its
+// KDF, keyslot decryption (512-byte sectors, IVs from 0), AF merge and the
+// digest check (constant-time). Resource bounds in UnlockLimits stop a
+// hostile header from asking for gigabytes of Argon2 memory or hours of
+// PBKDF2; such slots are skipped with a clear reason.
+//
+// Thread-safety: reentrant. Secrets: the passphrase is borrowed; every
+// intermediate (derived key, key material) lives in a SecureBuffer and is
+// wiped before return. The returned volume key is the caller's.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "common/result.h"
+#include "common/secure_buffer.h"
+#include "crypto/luks_header.h"
+
+namespace luksfs::crypto {
+
+struct UnlockLimits {
+  uint64_t max_kdf_memory_kib = 1048576;   // Argon2 memory cap, KiB (1 GiB)
+  uint32_t max_pbkdf2_iterations = 1u << 28;
+  uint64_t max_argon2_work = 1ull << 30;   // time * memory_kib cap
+  uint32_t max_argon2_cpus = 64;
+  uint32_t kdf_threads = 0;                // 0: online CPUs (speed only)
+};
+
+struct UnlockedKey {
+  int keyslot = -1;
+  SecureBuffer volume_key;
+};
+
+// Errors:
+//   kPermissionDenied  no keyslot opened with this passphrase (wrong secret);
+//   kNotFound          `only_slot` is not an active keyslot;
+//   kResourceExhausted a slot exceeded `limits` and none opened (the message
+//                      names the slot, the value and the limit);
+//   kCorruption/kIOError from reading the keyslot area.
+Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
+                                  std::span<const uint8_t> passphrase,
+                                  std::optional<int> only_slot,
+                                  const UnlockLimits& limits);
+
+// Whether `volume_key` matches the digest that covers data segment 0.
+// Errors: kPermissionDenied on mismatch.
+Status VerifyVolumeKey(const LuksHeader& header,
+                       std::span<const uint8_t> volume_key);
+
+}  // namespace luksfs::crypto

@@ -1,0 +1,193 @@
+// `luksfs mount`: unlock the image, mount the view, serve until unmounted.
+//
+// Without --foreground the command forks first: the child does everything
+// (it reads the secret, unlocks, mounts) and tells the parent over a pipe,
+// with one byte, whether the mount is serving (0) or which exit code it
+// failed with. The parent holds no secret and exits with that code.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/log.h"
+#include "common/secure_buffer.h"
+#include "crypto/crypt_engine.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/image.h"
+#include "fs/fuse/view_fs.h"
+#include "fs/volume.h"
+
+namespace luksfs::cli {
+
+namespace {
+
+std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
+  *out = in;
+  char buf[PATH_MAX];
+  struct stat st;
+  if (stat(in.mountpoint.c_str(), &st) != 0) {
+    return CliError{kExitMount, in.mountpoint + ": mountpoint " +
+                                    (errno == ENOENT ? "does not exist"
+                                                     : std::strerror(errno))};
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return CliError{kExitMount,
+                    in.mountpoint + ": mountpoint is not a directory"};
+  }
+  if (realpath(in.mountpoint.c_str(), buf) == nullptr) {
+    return CliError{kExitMount, in.mountpoint + ": " + std::strerror(errno)};
+  }
+  out->mountpoint = buf;
+  // The daemon changes to "/", so the image path must be absolute.
+  if (realpath(in.image.c_str(), buf) == nullptr) {
+    const int err = errno;
+    return CliError{kExitStorage,
+                    in.image + ": " + (err == ENOENT ? "no such file"
+                                                     : std::strerror(err))};
+  }
+  out->image = buf;
+  return std::nullopt;
+}
+
+// Locks all current and future pages (including OpenSSL's key schedules)
+// when that cannot fail later for lack of RLIMIT_MEMLOCK.
+void LockMemory() {
+  struct rlimit rl;
+  const bool unlimited = getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+                         rl.rlim_cur == RLIM_INFINITY;
+  if (geteuid() == 0 || unlimited) {
+    if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0) {
+      LogDebug(std::string("mlockall: ") + std::strerror(errno));
+    }
+  } else {
+    LogDebug("not root and RLIMIT_MEMLOCK is limited: only secrets are locked");
+  }
+}
+
+void Detach() {
+  setsid();
+  if (chdir("/") != 0) LogWarning("chdir /");
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) close(null);
+  }
+  LogToSyslog("luksfs");
+}
+
+// Runs the whole mount in this process. `notify_fd` >= 0 receives the
+// start-up result byte (daemon mode).
+int Serve(const MountConfig& cfg, int notify_fd) {
+  auto fail = [&](const CliError& e) {
+    int code = Report(e);
+    if (notify_fd >= 0) {
+      const unsigned char b = static_cast<unsigned char>(code);
+      ssize_t ignored = write(notify_fd, &b, 1);
+      (void)ignored;
+    }
+    return code;
+  };
+  Status hardened = HardenProcess();
+  if (!hardened.ok()) return fail({kExitMount, "cannot harden the process: " +
+                                                   hardened.message()});
+  if (cfg.debug) SetLogLevel(LogLevel::kDebug);
+  LockMemory();
+
+  OpenedImage image;
+  if (auto e = OpenImage(cfg.image, !cfg.read_only, &image)) return fail(*e);
+  crypto::DataLayout layout;
+  if (auto e = CheckImage(image, &layout)) return fail(*e);
+  crypto::UnlockedKey key;
+  if (auto e = UnlockImage(image, cfg.secret, &key)) return fail(*e);
+  LogDebug("keyslot " + std::to_string(key.keyslot) + " opened");
+
+  crypto::EngineOptions eo;
+  eo.threads = cfg.threads;
+  auto engine = crypto::CryptEngine::Create(layout.cipher, key.volume_key.span(),
+                                            layout.sector_size, eo);
+  key.volume_key.Wipe();
+  if (!engine.ok()) {
+    return fail({kExitBadImage, cfg.image + ": " + engine.status().message()});
+  }
+  fs::Volume volume(std::move(image.storage), layout, std::move(engine).value(),
+                    cfg.read_only);
+
+  fs::ViewOptions vo;
+  vo.mountpoint = cfg.mountpoint;
+  vo.file_name = cfg.name;
+  vo.fs_name = cfg.image;
+  vo.read_only = cfg.read_only;
+  vo.allow_other = cfg.allow_other;
+  vo.direct_io = cfg.direct_io;
+  vo.debug = cfg.debug && cfg.foreground;
+  fs::ViewFs view(&volume, vo);
+  bool mounted = false;
+  Status s = view.Run([&] {
+    mounted = true;
+    LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
+    if (notify_fd >= 0) {
+      const unsigned char ok = 0;
+      ssize_t ignored = write(notify_fd, &ok, 1);
+      (void)ignored;
+      close(notify_fd);
+      notify_fd = -1;
+      Detach();
+    }
+  });
+  Status flushed = cfg.read_only ? Status() : volume.Flush();
+  volume.DropKeys();
+  if (!s.ok()) {
+    if (!mounted) return fail({kExitMount, cfg.mountpoint + ": " + s.message()});
+    LogError(cfg.mountpoint + ": " + s.message());
+    return kExitMount;
+  }
+  if (!flushed.ok()) {
+    LogError(cfg.image + ": final flush failed: " + flushed.message());
+    return kExitStorage;
+  }
+  LogInfo("unmounted " + cfg.mountpoint + "; keys wiped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunMount(const MountConfig& in) {
+  MountConfig cfg;
+  if (auto e = ResolvePaths(in, &cfg)) return Report(*e);
+  if (cfg.foreground) return Serve(cfg, -1);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return Report({kExitMount, std::string("pipe: ") + std::strerror(errno)});
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    return Report({kExitMount, std::string("fork: ") + std::strerror(errno)});
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    _exit(Serve(cfg, fds[1]));
+  }
+  close(fds[1]);
+  unsigned char code = 0;
+  ssize_t n;
+  do {
+    n = read(fds[0], &code, 1);
+  } while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n != 1) {
+    return Report({kExitMount, cfg.mountpoint +
+                                   ": the daemon exited during start-up"});
+  }
+  return code;
+}
+
+}  // namespace luksfs::cli

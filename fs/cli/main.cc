@@ -1,0 +1,41 @@
+// luksfs: the composition root. Parses argv and runs one command.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common/exit_codes.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/options.h"
+
+#ifndef LUKSFS_VERSION
+#define LUKSFS_VERSION "0.1.0"
+#endif
+
+int main(int argc, char** argv) {
+  using luksfs::cli::Command;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  luksfs::cli::ParseResult parsed = luksfs::cli::ParseCommandLine(args);
+  if (!parsed.command) {
+    std::fprintf(stderr, "luksfs: %s\nTry 'luksfs --help'.\n",
+                 parsed.error.c_str());
+    return luksfs::kExitUsage;
+  }
+  const Command& cmd = *parsed.command;
+  switch (cmd.kind) {
+    case Command::Kind::kHelp:
+      std::fputs(cmd.help_text.c_str(), stdout);
+      return luksfs::kExitOk;
+    case Command::Kind::kVersion:
+      std::puts("luksfs " LUKSFS_VERSION);
+      return luksfs::kExitOk;
+    case Command::Kind::kMount:
+      return luksfs::cli::RunMount(cmd.mount);
+    case Command::Kind::kUmount:
+      return luksfs::cli::RunUmount(cmd.mountpoint);
+    case Command::Kind::kInfo:
+      return luksfs::cli::RunInfo(cmd.image, cmd.json);
+    case Command::Kind::kCheck:
+      return luksfs::cli::RunCheck(cmd.image, cmd.secret);
+  }
+  return luksfs::kExitUsage;
+}

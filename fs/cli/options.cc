@@ -1,0 +1,248 @@
+#include "fs/cli/options.h"
+
+#include <boost/program_options.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace luksfs::cli {
+
+namespace {
+
+const char kUsage[] =
+    "usage: luksfs mount [options] IMAGE MOUNTPOINT\n"
+    "       luksfs umount MOUNTPOINT\n"
+    "       luksfs info IMAGE [--json]\n"
+    "       luksfs check IMAGE [--passphrase-file F | --key-file F] [--key-slot N]\n"
+    "       luksfs --version | --help | COMMAND --help\n"
+    "See luksfs(8).";
+
+// -o words that map onto long options (value words end in '=').
+const std::map<std::string, std::string> kOWords = {
+    {"ro", "--read-only"},          {"allow_other", "--allow-other"},
+    {"direct_io", "--direct-io"},   {"debug", "--debug"},
+    {"foreground", "--foreground"}, {"name=", "--name="},
+    {"threads=", "--threads="},     {"passphrase_file=", "--passphrase-file="},
+    {"key_file=", "--key-file="},   {"key_slot=", "--key-slot="},
+    {"max_kdf_memory=", "--max-kdf-memory="},
+};
+// Generic mount(8) words that mean nothing to luksfs.
+const std::set<std::string> kIgnoredWords = {
+    "rw",     "defaults", "dev",  "nodev",  "suid",  "nosuid",  "exec",
+    "noexec", "auto",     "noauto", "user", "nouser", "users",  "_netdev",
+    "nofail", "atime",    "noatime", "relatime", "async", "sync"};
+
+po::options_description SecretDesc() {
+  po::options_description d("Secret options");
+  d.add_options()
+      ("passphrase-file", po::value<std::string>(),
+       "first line of FILE is the passphrase (- = stdin)")
+      ("key-file", po::value<std::string>(),
+       "whole FILE, byte for byte, is the passphrase (- = stdin)")
+      ("key-slot", po::value<int>(), "try only keyslot N")
+      ("max-kdf-memory", po::value<uint64_t>(),
+       "refuse Argon2 keyslots needing more KiB (default 1048576)");
+  return d;
+}
+
+po::options_description MountDesc() {
+  po::options_description d("Mount options");
+  d.add_options()
+      ("foreground,f", "stay in the foreground")
+      ("read-only,r", "read-only view")
+      ("name", po::value<std::string>(), "view file name (default disk.raw)")
+      ("threads", po::value<unsigned>(), "crypto threads (default: CPUs)")
+      ("direct-io", "bypass the kernel page cache")
+      ("allow-other", "allow access by other users")
+      ("debug,d", "verbose log");
+  return d;
+}
+
+std::string Help(const std::string& cmd, const po::options_description& d) {
+  std::ostringstream os;
+  os << kUsage << "\n";
+  if (!cmd.empty()) os << "\n" << d;
+  return os.str();
+}
+
+ParseResult Error(const std::string& msg) {
+  return ParseResult{std::nullopt, msg};
+}
+
+void ReadSecret(const po::variables_map& vm, SecretOptions* s) {
+  if (vm.count("passphrase-file")) {
+    s->passphrase_file = vm["passphrase-file"].as<std::string>();
+  }
+  if (vm.count("key-file")) s->key_file = vm["key-file"].as<std::string>();
+  if (vm.count("key-slot")) s->key_slot = vm["key-slot"].as<int>();
+  if (vm.count("max-kdf-memory")) {
+    s->max_kdf_memory_kib = vm["max-kdf-memory"].as<uint64_t>();
+  }
+}
+
+std::string CheckSecret(const SecretOptions& s) {
+  if (!s.passphrase_file.empty() && !s.key_file.empty()) {
+    return "--passphrase-file and --key-file exclude each other";
+  }
+  if (s.key_slot && (*s.key_slot < 0 || *s.key_slot > 31)) {
+    return "--key-slot must be 0..31";
+  }
+  if (s.max_kdf_memory_kib < 32) return "--max-kdf-memory is below 32 KiB";
+  return "";
+}
+
+}  // namespace
+
+ParseResult ExpandMountOptions(const std::vector<std::string>& in,
+                               std::vector<std::string>* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    std::string list;
+    if (in[i] == "-o") {
+      if (i + 1 >= in.size()) return Error("-o needs a value");
+      list = in[++i];
+    } else if (in[i].size() > 2 && in[i].compare(0, 2, "-o") == 0) {
+      list = in[i].substr(2);
+    } else {
+      out->push_back(in[i]);
+      continue;
+    }
+    std::stringstream ss(list);
+    std::string word;
+    while (std::getline(ss, word, ',')) {
+      if (word.empty() || kIgnoredWords.count(word)) continue;
+      const size_t eq = word.find('=');
+      const std::string key = eq == std::string::npos ? word
+                                                      : word.substr(0, eq + 1);
+      auto it = kOWords.find(key);
+      if (it == kOWords.end()) {
+        return Error("unknown mount option '" + word + "'");
+      }
+      out->push_back(eq == std::string::npos ? it->second
+                                             : it->second + word.substr(eq + 1));
+    }
+  }
+  return ParseResult{Command{}, ""};
+}
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
+  std::vector<std::string> args = args_in;
+  Command cmd;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" ||
+      args[0] == "help") {
+    cmd.kind = Command::Kind::kHelp;
+    cmd.help_text = Help("", {});
+    return ParseResult{cmd, ""};
+  }
+  if (args[0] == "--version" || args[0] == "-V") {
+    cmd.kind = Command::Kind::kVersion;
+    return ParseResult{cmd, ""};
+  }
+  std::string verb = args[0];
+  static const std::set<std::string> kVerbs = {"mount", "umount", "info",
+                                               "check"};
+  if (kVerbs.count(verb)) {
+    args.erase(args.begin());
+  } else {
+    verb = "mount";  // `luksfs IMAGE MNT -o ...`, as mount.fuse3 calls it
+  }
+
+  po::options_description visible;
+  po::options_description hidden;
+  po::positional_options_description pos;
+  visible.add_options()("help,h", "show this help");
+  if (verb == "mount") {
+    visible.add(SecretDesc()).add(MountDesc());
+    hidden.add_options()("image", po::value<std::string>())(
+        "mountpoint", po::value<std::string>());
+    pos.add("image", 1).add("mountpoint", 1);
+  } else if (verb == "check") {
+    visible.add(SecretDesc());
+    hidden.add_options()("image", po::value<std::string>());
+    pos.add("image", 1);
+  } else if (verb == "info") {
+    visible.add_options()("json", "print JSON");
+    hidden.add_options()("image", po::value<std::string>());
+    pos.add("image", 1);
+  } else {
+    hidden.add_options()("mountpoint", po::value<std::string>());
+    pos.add("mountpoint", 1);
+  }
+  po::options_description all;
+  all.add(visible).add(hidden);
+
+  std::vector<std::string> expanded;
+  if (verb == "mount") {
+    ParseResult r = ExpandMountOptions(args, &expanded);
+    if (!r.command) return Error(verb + ": " + r.error);
+  } else {
+    expanded = args;
+  }
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(expanded)
+                  .options(all)
+                  .positional(pos)
+                  .style(po::command_line_style::unix_style)
+                  .run(),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return Error(verb + ": " + e.what());
+  }
+  if (vm.count("help")) {
+    cmd.kind = Command::Kind::kHelp;
+    cmd.help_text = Help(verb, visible);
+    return ParseResult{cmd, ""};
+  }
+
+  auto need = [&](const char* what) -> std::string {
+    return vm.count(what) ? vm[what].as<std::string>() : std::string();
+  };
+  if (verb == "mount") {
+    cmd.kind = Command::Kind::kMount;
+    MountConfig& m = cmd.mount;
+    m.image = need("image");
+    m.mountpoint = need("mountpoint");
+    if (m.image.empty() || m.mountpoint.empty()) {
+      return Error("mount: IMAGE and MOUNTPOINT are required");
+    }
+    ReadSecret(vm, &m.secret);
+    m.foreground = vm.count("foreground") > 0;
+    m.read_only = vm.count("read-only") > 0;
+    m.allow_other = vm.count("allow-other") > 0;
+    m.direct_io = vm.count("direct-io") > 0;
+    m.debug = vm.count("debug") > 0;
+    if (vm.count("name")) m.name = vm["name"].as<std::string>();
+    if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
+    if (m.name.empty() || m.name == "." || m.name == ".." ||
+        m.name.find('/') != std::string::npos || m.name.size() > 255) {
+      return Error("mount: --name must be a plain file name");
+    }
+    if (m.threads > 256) return Error("mount: --threads must be 0..256");
+    std::string bad = CheckSecret(m.secret);
+    if (!bad.empty()) return Error("mount: " + bad);
+  } else if (verb == "check") {
+    cmd.kind = Command::Kind::kCheck;
+    cmd.image = need("image");
+    if (cmd.image.empty()) return Error("check: IMAGE is required");
+    ReadSecret(vm, &cmd.secret);
+    std::string bad = CheckSecret(cmd.secret);
+    if (!bad.empty()) return Error("check: " + bad);
+  } else if (verb == "info") {
+    cmd.kind = Command::Kind::kInfo;
+    cmd.image = need("image");
+    cmd.json = vm.count("json") > 0;
+    if (cmd.image.empty()) return Error("info: IMAGE is required");
+  } else {
+    cmd.kind = Command::Kind::kUmount;
+    cmd.mountpoint = need("mountpoint");
+    if (cmd.mountpoint.empty()) return Error("umount: MOUNTPOINT is required");
+  }
+  return ParseResult{cmd, ""};
+}
+
+}  // namespace luksfs::cli

@@ -1,0 +1,56 @@
+// Command-line parsing: argv -> a plain Command. Pure (no I/O); the
+// Boost.Program_options objects never leave options.cc.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luksfs::cli {
+
+struct SecretOptions {
+  std::string passphrase_file;  // first line; "-" = stdin
+  std::string key_file;         // whole file; "-" = stdin
+  std::optional<int> key_slot;
+  uint64_t max_kdf_memory_kib = 1048576;
+};
+
+struct MountConfig {
+  std::string image;
+  std::string mountpoint;
+  SecretOptions secret;
+  std::string name = "disk.raw";
+  bool foreground = false;
+  bool read_only = false;
+  bool allow_other = false;
+  bool direct_io = false;
+  bool debug = false;
+  unsigned threads = 0;  // 0: online CPUs
+};
+
+struct Command {
+  enum class Kind { kMount, kUmount, kInfo, kCheck, kHelp, kVersion };
+  Kind kind = Kind::kHelp;
+  MountConfig mount;            // kMount
+  std::string image;            // kInfo, kCheck
+  SecretOptions secret;         // kCheck
+  bool json = false;            // kInfo
+  std::string mountpoint;       // kUmount
+  std::string help_text;        // kHelp
+};
+
+// Parsed command, or a usage error message (exit code 1).
+struct ParseResult {
+  std::optional<Command> command;
+  std::string error;  // set when !command
+};
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args);
+
+// Expands "-o a,b=c" / "-oa,b=c" into long options ("--a", "--b=c") using
+// the mount -o vocabulary; unknown words are an error. Exposed for tests.
+ParseResult ExpandMountOptions(const std::vector<std::string>& in,
+                               std::vector<std::string>* out);
+
+}  // namespace luksfs::cli

@@ -1,0 +1,100 @@
+#include "fs/fuse/view_fs.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+
+namespace luksfs::fs {
+
+// The fuse_lowlevel_ops table, defined in view_fs_ops.cc.
+extern const struct fuse_lowlevel_ops kViewOps;
+
+namespace {
+
+// fsname goes into a comma-separated option string: escape ',' and '\'.
+std::string EscapeOpt(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ',' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+ViewFs::ViewFs(Volume* volume, ViewOptions options)
+    : volume_(volume), options_(std::move(options)), uid_(getuid()),
+      gid_(getgid()) {
+  clock_gettime(CLOCK_REALTIME, &mount_time_);
+}
+
+void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
+  *st = {};
+  st->st_ino = ino;
+  st->st_uid = uid_;
+  st->st_gid = gid_;
+  st->st_atim = st->st_mtim = st->st_ctim = mount_time_;
+  if (ino == kRootInode) {
+    st->st_mode = S_IFDIR | (options_.read_only ? 0555 : 0755);
+    st->st_nlink = 2;
+    st->st_blksize = 4096;
+    return;
+  }
+  st->st_mode = S_IFREG | (options_.read_only ? 0400 : 0600);
+  st->st_nlink = 1;
+  st->st_size = static_cast<off_t>(volume_->Size());
+  st->st_blocks = static_cast<blkcnt_t>((volume_->Size() + 511) / 512);
+  st->st_blksize = 4096;
+}
+
+Status ViewFs::Run(const std::function<void()>& on_mounted) {
+  std::string opts = "fsname=" + EscapeOpt(options_.fs_name) +
+                     ",subtype=luksfs,default_permissions";
+  if (options_.read_only) opts += ",ro";
+  if (options_.allow_other) opts += ",allow_other";
+  std::vector<std::string> argv_s = {"luksfs", "-o", opts};
+  if (options_.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()),
+                                         argv.data());
+
+  struct fuse_session* se =
+      fuse_session_new(&args, &kViewOps, sizeof kViewOps, this);
+  if (se == nullptr) {
+    return Status::Unavailable("cannot create the FUSE session");
+  }
+  std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> session(
+      se, fuse_session_destroy);
+  if (fuse_set_signal_handlers(se) != 0) {
+    return Status::Unavailable("cannot install signal handlers");
+  }
+  if (fuse_session_mount(se, options_.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    return Status::Unavailable(
+        "FUSE mount failed (is /dev/fuse available, and fuse3 installed?)");
+  }
+  on_mounted();
+
+  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, 0);
+  fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
+  fuse_loop_cfg_set_idle_threads(cfg, options_.max_threads);
+  int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  if (rc < 0) {
+    return Status::Unavailable("FUSE session failed: error " +
+                               std::to_string(-rc));
+  }
+  return Status();
+}
+
+}  // namespace luksfs::fs

@@ -1,0 +1,60 @@
+// ViewFs: the filesystem luksfs mounts — one directory holding one regular
+// file, the plaintext view of a Volume — served through libfuse3's low-level
+// API with a multithreaded session.
+//
+// Errors: Run() returns kUnavailable if FUSE cannot be set up or mounted
+// (no /dev/fuse, mountpoint busy); the message says why.
+// Thread-safety: Run() is called once; the FUSE callbacks run on libfuse's
+// worker threads and only touch the Volume (thread-safe) and const state.
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+#include "fs/volume.h"
+
+namespace luksfs::fs {
+
+struct ViewOptions {
+  std::string mountpoint;         // absolute path of an existing directory
+  std::string file_name = "disk.raw";
+  std::string fs_name;            // shown in /proc/mounts (the image path)
+  bool read_only = false;
+  bool allow_other = false;
+  bool direct_io = false;         // bypass the kernel page cache
+  bool debug = false;             // libfuse request tracing
+  unsigned max_threads = 16;      // FUSE worker threads (max idle)
+  size_t max_request = 1 << 20;   // bytes per read/write request
+};
+
+class ViewFs {
+ public:
+  ViewFs(Volume* volume, ViewOptions options);
+
+  // Mounts, calls `on_mounted` once the kernel mount exists, serves until
+  // unmounted or signalled (SIGINT, SIGTERM, SIGHUP), then unmounts.
+  Status Run(const std::function<void()>& on_mounted);
+
+  // --- called from the FUSE thunks (view_fs_ops.cc) ---
+  Volume& volume() { return *volume_; }
+  const ViewOptions& options() const { return options_; }
+  void FillAttr(fuse_ino_t ino, struct stat* st) const;
+
+ private:
+  Volume* volume_;  // not owned; outlives Run()
+  ViewOptions options_;
+  uid_t uid_;
+  gid_t gid_;
+  struct timespec mount_time_;
+};
+
+// Inode numbers of the two objects.
+constexpr fuse_ino_t kRootInode = 1;
+constexpr fuse_ino_t kViewInode = 2;
+
+}  // namespace luksfs::fs

@@ -1,0 +1,326 @@
+// The libfuse3 low-level callbacks of ViewFs. Every callback is noexcept in
+// effect: exceptions (allocation failure) are caught here and become ENOMEM
+// or EIO, never crossing into C. No lock is held across fuse_reply_*.
+#include <fuse_lowlevel.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "common/log.h"
+#include "fs/fuse/errno_map.h"
+#include "fs/fuse/view_fs.h"
+
+namespace luksfs::fs {
+
+namespace {
+
+constexpr double kAttrTimeout = 3600.0;  // the view's size never changes
+constexpr const char kPidXattr[] = "user.luksfs.pid";
+
+ViewFs& Fs(fuse_req_t req) {
+  return *static_cast<ViewFs*>(fuse_req_userdata(req));
+}
+
+// Runs `body`, turning an escaping exception into an error reply.
+template <typename F>
+void Guarded(fuse_req_t req, F&& body) {
+  try {
+    body();
+  } catch (const std::bad_alloc&) {
+    fuse_reply_err(req, ENOMEM);
+  } catch (const std::exception& e) {
+    LogError(std::string("BUG: exception in a FUSE callback: ") + e.what());
+    fuse_reply_err(req, EIO);
+  }
+}
+
+// A per-thread, page-aligned buffer for read replies: allocated once per
+// FUSE worker at the largest request size, then reused.
+uint8_t* ReadBuffer(size_t n) {
+  struct Buf {
+    uint8_t* p = nullptr;
+    size_t size = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf buf;
+  if (buf.size < n) {
+    std::free(buf.p);
+    buf.size = (n + 4095) / 4096 * 4096;
+    buf.p = static_cast<uint8_t*>(std::aligned_alloc(4096, buf.size));
+    if (buf.p == nullptr) {
+      buf.size = 0;
+      throw std::bad_alloc();
+    }
+  }
+  return buf.p;
+}
+
+void Init(void* userdata, struct fuse_conn_info* conn) {
+  auto* fs = static_cast<ViewFs*>(userdata);
+  const size_t max = fs->options().max_request;
+  conn->max_write = static_cast<unsigned>(max);
+  conn->max_readahead = static_cast<unsigned>(max);
+  conn->want |= FUSE_CAP_ASYNC_READ;
+  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+                  FUSE_CAP_SPLICE_MOVE);
+}
+
+void Destroy(void* userdata) {
+  auto* fs = static_cast<ViewFs*>(userdata);
+  if (!fs->options().read_only) {
+    Status s = fs->volume().Flush();
+    if (!s.ok()) LogError("flush at unmount failed: " + s.ToString());
+  }
+}
+
+void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (parent != kRootInode || fs.options().file_name != name) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    struct fuse_entry_param e = {};
+    e.ino = kViewInode;
+    e.attr_timeout = kAttrTimeout;
+    e.entry_timeout = kAttrTimeout;
+    fs.FillAttr(kViewInode, &e.attr);
+    fuse_reply_entry(req, &e);
+  });
+}
+
+void Getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
+  Guarded(req, [&] {
+    if (ino != kRootInode && ino != kViewInode) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    struct stat st;
+    Fs(req).FillAttr(ino, &st);
+    fuse_reply_attr(req, &st, kAttrTimeout);
+  });
+}
+
+void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+             struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+      if (ino != kViewInode ||
+          static_cast<uint64_t>(attr->st_size) != fs.volume().Size()) {
+        LogWarning("refused to resize " + fs.options().file_name +
+                   ": the view has a fixed size of " +
+                   std::to_string(fs.volume().Size()) + " bytes");
+        fuse_reply_err(req, EPERM);
+        return;
+      }
+    }
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+      fuse_reply_err(req, EPERM);
+      return;
+    }
+    // Time updates are accepted and ignored (touch works).
+    struct stat st;
+    fs.FillAttr(ino, &st);
+    fuse_reply_attr(req, &st, kAttrTimeout);
+  });
+}
+
+void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (ino != kViewInode) {
+      fuse_reply_err(req, EISDIR);
+      return;
+    }
+    if (fs.options().read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
+    fi->direct_io = fs.options().direct_io ? 1 : 0;
+    // Only luksfs changes the view, so cached pages stay valid across opens.
+    fi->keep_cache = fs.options().direct_io ? 0 : 1;
+    fuse_reply_open(req, fi);
+  });
+}
+
+void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
+          struct fuse_file_info*) {
+  Guarded(req, [&] {
+    uint8_t* buf = ReadBuffer(size);
+    Result<size_t> n = Fs(req).volume().Read(static_cast<uint64_t>(off),
+                                             std::span<uint8_t>(buf, size));
+    if (!n.ok()) {
+      LogError("read of " + std::to_string(size) + " bytes at " +
+               std::to_string(off) + ": " + n.status().ToString());
+      fuse_reply_err(req, ToErrno(n.status()));
+      return;
+    }
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf), *n);
+  });
+}
+
+void Write(fuse_req_t req, fuse_ino_t, const char* data, size_t size,
+           off_t off, struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (fs.options().read_only) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
+    Result<size_t> n = fs.volume().Write(
+        static_cast<uint64_t>(off),
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data), size));
+    if (!n.ok()) {
+      if (n.status().code() != Status::Code::kResourceExhausted) {
+        LogError("write of " + std::to_string(size) + " bytes at " +
+                 std::to_string(off) + ": " + n.status().ToString());
+      }
+      fuse_reply_err(req, ToErrno(n.status()));
+      return;
+    }
+    fuse_reply_write(req, *n);
+  });
+}
+
+void Flush(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
+  fuse_reply_err(req, 0);  // writes are already in storage; fsync syncs
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (ino != kViewInode || fs.options().read_only) {
+      fuse_reply_err(req, 0);
+      return;
+    }
+    Status s = fs.volume().Flush();
+    if (!s.ok()) LogError("fsync: " + s.ToString());
+    fuse_reply_err(req, ToErrno(s));
+  });
+}
+
+void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
+  fuse_reply_err(req, 0);
+}
+
+void Opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
+  if (ino != kRootInode) {
+    fuse_reply_err(req, ENOTDIR);
+    return;
+  }
+  fuse_reply_open(req, fi);
+}
+
+void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+             struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (ino != kRootInode) {
+      fuse_reply_err(req, ENOTDIR);
+      return;
+    }
+    struct Entry {
+      const char* name;
+      fuse_ino_t ino;
+      mode_t mode;
+    } entries[] = {{".", kRootInode, S_IFDIR},
+                   {"..", kRootInode, S_IFDIR},
+                   {fs.options().file_name.c_str(), kViewInode, S_IFREG}};
+    std::string out(size, '\0');
+    size_t used = 0;
+    for (off_t i = off; i < 3; ++i) {
+      struct stat st = {};
+      st.st_ino = entries[i].ino;
+      st.st_mode = entries[i].mode;
+      size_t need = fuse_add_direntry(req, out.data() + used, size - used,
+                                      entries[i].name, &st, i + 1);
+      if (need > size - used) break;
+      used += need;
+    }
+    fuse_reply_buf(req, out.data(), used);
+  });
+}
+
+void Statfs(fuse_req_t req, fuse_ino_t) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    struct statvfs sv = {};
+    sv.f_bsize = 4096;
+    sv.f_frsize = 4096;
+    sv.f_blocks = (fs.volume().Size() + 4095) / 4096;
+    sv.f_files = 2;
+    sv.f_namemax = 255;
+    fuse_reply_statfs(req, &sv);
+  });
+}
+
+// The daemon's pid, as the xattr user.luksfs.pid of the mountpoint, lets
+// `luksfs umount` wait for the daemon to finish.
+void Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Guarded(req, [&] {
+    if (ino != kRootInode || std::strcmp(name, kPidXattr) != 0) {
+      fuse_reply_err(req, ENODATA);
+      return;
+    }
+    const std::string value = std::to_string(getpid());
+    if (size == 0) {
+      fuse_reply_xattr(req, value.size());
+    } else if (size < value.size()) {
+      fuse_reply_err(req, ERANGE);
+    } else {
+      fuse_reply_buf(req, value.data(), value.size());
+    }
+  });
+}
+
+void Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  if (ino != kRootInode) {
+    if (size == 0) {
+      fuse_reply_xattr(req, 0);
+    } else {
+      fuse_reply_buf(req, nullptr, 0);
+    }
+    return;
+  }
+  if (size == 0) {
+    fuse_reply_xattr(req, sizeof kPidXattr);
+  } else if (size < sizeof kPidXattr) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, kPidXattr, sizeof kPidXattr);
+  }
+}
+
+struct fuse_lowlevel_ops MakeOps() {
+  struct fuse_lowlevel_ops ops = {};
+  ops.init = Init;
+  ops.destroy = Destroy;
+  ops.lookup = Lookup;
+  ops.getattr = Getattr;
+  ops.setattr = Setattr;
+  ops.open = Open;
+  ops.read = Read;
+  ops.write = Write;
+  ops.flush = Flush;
+  ops.fsync = Fsync;
+  ops.release = Release;
+  ops.opendir = Opendir;
+  ops.readdir = Readdir;
+  ops.statfs = Statfs;
+  ops.getxattr = Getxattr;
+  ops.listxattr = Listxattr;
+  return ops;
+}
+
+}  // namespace
+
+extern const struct fuse_lowlevel_ops kViewOps = MakeOps();
+
+}  // namespace luksfs::fs

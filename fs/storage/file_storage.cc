@@ -1,0 +1,95 @@
+#include "fs/storage/file_storage.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace luksfs::fs {
+
+Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
+                                                       bool writable) {
+  int fd = open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return Status::NotFound("no such file");
+    return PosixError("cannot open", err);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    close(fd);
+    return PosixError("fstat", err);
+  }
+  uint64_t size = 0;
+  if (S_ISREG(st.st_mode)) {
+    size = static_cast<uint64_t>(st.st_size);
+  } else if (S_ISBLK(st.st_mode)) {
+    if (ioctl(fd, BLKGETSIZE64, &size) != 0) {
+      const int err = errno;
+      close(fd);
+      return PosixError("BLKGETSIZE64", err);
+    }
+  } else {
+    close(fd);
+    return Status::IOError("not a regular file or block device", EINVAL);
+  }
+  return std::unique_ptr<FileStorage>(
+      new FileStorage(path, fd, size, writable));
+}
+
+FileStorage::~FileStorage() { close(fd_); }
+
+Status FileStorage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
+  if (offset > size_ || dst.size() > size_ - offset) {
+    return Status::Corruption("image is truncated: read of " +
+                              std::to_string(dst.size()) + " bytes at " +
+                              std::to_string(offset) + " passes its end (" +
+                              std::to_string(size_) + " bytes)");
+  }
+  size_t done = 0;
+  while (done < dst.size()) {
+    ssize_t n = pread(fd_, dst.data() + done, dst.size() - done,
+                      static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("read at byte " + std::to_string(offset + done), errno);
+    }
+    if (n == 0) {
+      return Status::Corruption("image shrank: end of file at byte " +
+                                std::to_string(offset + done));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
+Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
+  if (!writable_) return Status::InvalidArgument("storage is read-only");
+  if (offset > size_ || src.size() > size_ - offset) {
+    return Status::InvalidArgument("write passes the end of the image");
+  }
+  size_t done = 0;
+  while (done < src.size()) {
+    ssize_t n = pwrite(fd_, src.data() + done, src.size() - done,
+                       static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write at byte " + std::to_string(offset + done),
+                        errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
+Status FileStorage::Flush() {
+  if (!writable_) return Status();
+  if (fdatasync(fd_) != 0) return PosixError("fdatasync", errno);
+  return Status();
+}
+
+}  // namespace luksfs::fs

@@ -1,0 +1,42 @@
+// Storage: where the ciphertext bytes of an image live (a local file now;
+// an S3 object later). Knows nothing about LUKS.
+//
+// Units: byte offsets and sizes from the start of the image.
+// Thread-safety: every method may be called concurrently from any thread.
+// Errors: kIOError carries the OS errno; kNotFound for a missing image;
+// kPermissionDenied is never used here (access problems are kIOError with
+// EACCES so the caller can say "storage error").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "common/result.h"
+
+namespace luksfs::fs {
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Image size in bytes (fixed for the life of the mount).
+  virtual uint64_t Size() const = 0;
+
+  // Reads exactly dst.size() bytes at `offset`. A read past the end is
+  // kCorruption ("truncated"); an OS failure is kIOError.
+  virtual Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const = 0;
+
+  // Writes all of src at `offset`. REQUIRES: offset + src.size() <= Size().
+  // Errors: kIOError; kInvalidArgument if read-only.
+  virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
+
+  // Makes every completed WriteAt durable (fsync/fdatasync, or a commit).
+  virtual Status Flush() = 0;
+
+  // A short name for messages ("disk.luks", "s3://b/k").
+  virtual const std::string& name() const = 0;
+};
+
+}  // namespace luksfs::fs
