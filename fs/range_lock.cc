@@ -2,25 +2,31 @@
 
 namespace luksfs::fs {
 
-bool RangeLock::OverlapsLocked(uint64_t begin, uint64_t end) const {
+bool RangeLock::ConflictsLocked(uint64_t begin, uint64_t end,
+                                bool exclusive) const {
   for (const Range& r : held_) {
-    if (begin < r.end && r.begin < end) return true;
+    if (begin < r.end && r.begin < end && (exclusive || r.exclusive)) {
+      return true;
+    }
   }
   return false;
 }
 
-RangeLock::Guard RangeLock::Lock(uint64_t begin, uint64_t end) {
+RangeLock::Guard RangeLock::Acquire(uint64_t begin, uint64_t end,
+                                    bool exclusive) {
   std::unique_lock<std::mutex> lock(mu_);
-  released_.wait(lock, [&] { return !OverlapsLocked(begin, end); });
-  held_.push_back({begin, end});
-  return Guard(this, begin, end);
+  released_.wait(lock,
+                 [&] { return !ConflictsLocked(begin, end, exclusive); });
+  held_.push_back({begin, end, exclusive});
+  return Guard(this, begin, end, exclusive);
 }
 
-void RangeLock::Unlock(uint64_t begin, uint64_t end) {
+void RangeLock::Unlock(uint64_t begin, uint64_t end, bool exclusive) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < held_.size(); ++i) {
-      if (held_[i].begin == begin && held_[i].end == end) {
+      const Range& r = held_[i];
+      if (r.begin == begin && r.end == end && r.exclusive == exclusive) {
         held_[i] = held_.back();
         held_.pop_back();
         break;

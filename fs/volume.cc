@@ -42,6 +42,9 @@ Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
   const uint64_t first = offset / ss;
   const uint64_t last = (offset + len + ss - 1) / ss;  // exclusive
   const size_t span_bytes = (last - first) * ss;
+  // Shared with other reads, exclusive of writes to these units: a read
+  // never decrypts a unit that a write has half-written.
+  RangeLock::Guard guard = unit_lock_.LockShared(first, last);
   if (offset % ss == 0 && len % ss == 0) {
     LUKSFS_RETURN_IF_ERROR(ReadUnits(first, dst.first(len)));  // in place
     return len;
@@ -70,9 +73,10 @@ Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
   const size_t head = offset - first * ss;              // bytes before data
   const size_t tail = span_bytes - head - len;          // bytes after data
 
-  // Every write holds its units: a read-modify-write must not interleave with
-  // another write to the same unit, aligned or not.
-  RangeLock::Guard guard = write_lock_.Lock(first, last);
+  // Every write holds its units exclusively: a read-modify-write must not
+  // interleave with another write to the same unit, aligned or not, and no
+  // read may see a unit half-written.
+  RangeLock::Guard guard = unit_lock_.Lock(first, last);
   std::span<uint8_t> buf = Scratch(span_bytes);
   if (head != 0) {
     LUKSFS_RETURN_IF_ERROR(ReadUnits(first, buf.first(ss)));

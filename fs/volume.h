@@ -1,15 +1,16 @@
 // Volume: the plaintext view of a LUKS data segment, for any offset and
 // length. Aligns requests to encryption units, issues ONE storage call per
 // request (plus one per partial head/tail unit on writes), and does
-// read-modify-write of partial units under a range lock.
+// read-modify-write of partial units. A reader/writer range lock over units
+// makes every unit atomic, as a disk's sectors are.
 //
 // Units: plaintext byte offsets from 0 to Size(). Internally unit n lives at
 // ciphertext byte layout.offset + n*sector_size with IV sector
 // layout.iv_tweak + n*(sector_size/512).
 // Thread-safety: Read/Write/Flush/DropKeys may be called concurrently.
 // Errors: kKeyRevoked after DropKeys(); kInvalidArgument for writes to a
-// read-only volume; kResourceExhausted ("no space") for a write starting at
-// or past the end; storage and crypto errors as they come.
+// read-only volume; kResourceExhausted ("no space") for a non-empty write
+// starting at or past the end (an empty write returns 0); storage and crypto errors as they come.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,7 @@ class Volume {
   const crypto::DataLayout layout_;
   std::unique_ptr<crypto::CryptEngine> engine_;
   const bool read_only_;
-  RangeLock write_lock_;  // units under a write; see Write()
+  RangeLock unit_lock_;  // units under a read (shared) or write (exclusive)
 };
 
 }  // namespace luksfs::fs
