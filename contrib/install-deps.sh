@@ -10,7 +10,8 @@ PACKAGES=(
   libgtest-dev clang libclang-rt-14-dev
   # run and test
   fuse3 cryptsetup-bin qemu-utils python3 python3-cryptography fio argon2
-  util-linux procps
+  util-linux procps python3-pykmip openssl
+  radosgw ceph-mon ceph-osd curl
 )
 
 missing=()

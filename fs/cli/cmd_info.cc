@@ -170,9 +170,10 @@ void PrintText(const crypto::LuksHeader& h, uint64_t image_size,
 
 }  // namespace
 
-int RunInfo(const std::string& path, bool json) {
+int RunInfo(const std::string& path, bool json,
+            const fs::StorageOptions& storage) {
   OpenedImage image;
-  if (auto e = OpenImage(path, false, &image)) return Report(*e);
+  if (auto e = OpenImage(path, false, storage, &image)) return Report(*e);
   Status mountable = crypto::CheckMountable(image.header);
   if (mountable.ok()) {
     mountable = crypto::ComputeDataLayout(image.header, image.storage->Size())
@@ -188,9 +189,10 @@ int RunInfo(const std::string& path, bool json) {
   return kExitOk;
 }
 
-int RunCheck(const std::string& path, const SecretOptions& secret) {
+int RunCheck(const std::string& path, const SecretOptions& secret,
+             const fs::StorageOptions& storage) {
   OpenedImage image;
-  if (auto e = OpenImage(path, false, &image)) return Report(*e);
+  if (auto e = OpenImage(path, false, storage, &image)) return Report(*e);
   crypto::UnlockedKey key;
   if (auto e = UnlockImage(image, secret, &key)) return Report(*e);
   key.volume_key.Wipe();

@@ -44,7 +44,16 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
     return CliError{kExitMount, in.mountpoint + ": " + std::strerror(errno)};
   }
   out->mountpoint = buf;
-  // The daemon changes to "/", so the image path must be absolute.
+  // The daemon changes to "/", so local paths must be absolute.
+  fs::S3Options& s3 = out->storage.s3;
+  for (std::string* p : {&s3.cache_dir, &s3.ca_file}) {
+    if (p->empty()) continue;
+    if (realpath(p->c_str(), buf) == nullptr) {
+      return CliError{kExitUsage, *p + ": " + std::strerror(errno)};
+    }
+    *p = buf;
+  }
+  if (fs::IsS3Uri(in.image)) return std::nullopt;  // not a local path
   if (realpath(in.image.c_str(), buf) == nullptr) {
     const int err = errno;
     return CliError{kExitStorage,
@@ -102,7 +111,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   LockMemory();
 
   OpenedImage image;
-  if (auto e = OpenImage(cfg.image, !cfg.read_only, &image)) return fail(*e);
+  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
   crypto::UnlockedKey key;
@@ -132,8 +141,9 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   bool mounted = false;
   Status s = view.Run([&] {
     mounted = true;
-    LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
-    if (notify_fd >= 0) {
+    if (notify_fd < 0) {
+      LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
+    } else {
       const unsigned char ok = 0;
       ssize_t ignored = write(notify_fd, &ok, 1);
       (void)ignored;

@@ -8,7 +8,9 @@ namespace luksfs::cli {
 
 int RunMount(const MountConfig& config);
 int RunUmount(const std::string& mountpoint);
-int RunInfo(const std::string& image, bool json);
-int RunCheck(const std::string& image, const SecretOptions& secret);
+int RunInfo(const std::string& image, bool json,
+            const fs::StorageOptions& storage);
+int RunCheck(const std::string& image, const SecretOptions& secret,
+             const fs::StorageOptions& storage);
 
 }  // namespace luksfs::cli

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "fs/cli/secrets.h"
-#include "fs/storage/file_storage.h"
+#include "fs/storage/open_storage.h"
 
 namespace luksfs::cli {
 
@@ -34,9 +34,15 @@ int Report(const CliError& e) {
 }
 
 std::optional<CliError> OpenImage(const std::string& path, bool writable,
+                                  const fs::StorageOptions& storage_opts,
                                   OpenedImage* out) {
-  auto storage = fs::FileStorage::Open(path, writable);
-  if (!storage.ok()) return Err(kExitStorage, path, storage.status());
+  auto storage = fs::OpenStorage(path, writable, storage_opts);
+  if (!storage.ok()) {
+    const int code = storage.status().code() == Status::Code::kInvalidArgument
+                         ? kExitUsage
+                         : kExitStorage;
+    return Err(code, path, storage.status());
+  }
   out->path = path;
   out->storage = std::move(storage).value();
   fs::Storage* st = out->storage.get();

@@ -11,6 +11,7 @@
 #include "crypto/keyslot_unlock.h"
 #include "crypto/luks_header.h"
 #include "fs/cli/options.h"
+#include "fs/storage/open_storage.h"
 #include "fs/storage/storage.h"
 
 namespace luksfs::cli {
@@ -31,7 +32,9 @@ struct OpenedImage {
 };
 
 // Opens storage and parses the header (does not check mountability).
+// `path` may be a file or an s3:// URI (see fs/storage/open_storage.h).
 std::optional<CliError> OpenImage(const std::string& path, bool writable,
+                                  const fs::StorageOptions& storage,
                                   OpenedImage* out);
 
 // CheckMountable + ComputeDataLayout.

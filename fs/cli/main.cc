@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   luksfs::cli::ParseResult parsed = luksfs::cli::ParseCommandLine(args);
   if (!parsed.command) {
-    std::fprintf(stderr, "luksfs: %s\nTry 'luksfs --help'.\n",
+    std::fprintf(stderr, "luksfs: %s (see 'luksfs --help')\n",
                  parsed.error.c_str());
     return luksfs::kExitUsage;
   }
@@ -33,9 +33,9 @@ int main(int argc, char** argv) {
     case Command::Kind::kUmount:
       return luksfs::cli::RunUmount(cmd.mountpoint);
     case Command::Kind::kInfo:
-      return luksfs::cli::RunInfo(cmd.image, cmd.json);
+      return luksfs::cli::RunInfo(cmd.image, cmd.json, cmd.storage);
     case Command::Kind::kCheck:
-      return luksfs::cli::RunCheck(cmd.image, cmd.secret);
+      return luksfs::cli::RunCheck(cmd.image, cmd.secret, cmd.storage);
   }
   return luksfs::kExitUsage;
 }

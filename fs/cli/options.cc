@@ -28,6 +28,11 @@ const std::map<std::string, std::string> kOWords = {
     {"threads=", "--threads="},     {"passphrase_file=", "--passphrase-file="},
     {"key_file=", "--key-file="},   {"key_slot=", "--key-slot="},
     {"max_kdf_memory=", "--max-kdf-memory="},
+    {"s3_endpoint=", "--s3-endpoint="}, {"s3_region=", "--s3-region="},
+    {"s3_path_style", "--s3-path-style"}, {"s3_virtual_host", "--s3-virtual-host"},
+    {"s3_ca=", "--s3-ca="},             {"s3_retries=", "--s3-retries="},
+    {"cache_dir=", "--cache-dir="},     {"cache_size=", "--cache-size="},
+    {"read_ahead=", "--read-ahead="},   {"commit_interval=", "--commit-interval="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -59,6 +64,63 @@ po::options_description MountDesc() {
       ("allow-other", "allow access by other users")
       ("debug,d", "verbose log");
   return d;
+}
+
+po::options_description StorageDesc() {
+  po::options_description d("S3 options (IMAGE = s3://BUCKET/KEY)");
+  d.add_options()
+      ("s3-endpoint", po::value<std::string>(),
+       "http(s)://HOST[:PORT] of an S3-compatible server (default: AWS)")
+      ("s3-region", po::value<std::string>(),
+       "region for signing (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)")
+      ("s3-path-style", "address the bucket as https://HOST/BUCKET/KEY")
+      ("s3-virtual-host", "address the bucket as https://BUCKET.HOST/KEY")
+      ("s3-ca", po::value<std::string>(), "PEM CA bundle (default: system CAs)")
+      ("s3-retries", po::value<unsigned>(),
+       "retries per request on 5xx, timeouts, resets (default 8)")
+      ("cache-dir", po::value<std::string>(),
+       "directory of the write-back file (ciphertext; default /var/tmp)")
+      ("cache-size", po::value<uint64_t>(),
+       "MiB of ciphertext cached in memory (default 256)")
+      ("read-ahead", po::value<uint64_t>(),
+       "KiB read ahead on sequential reads, 0 = off (default 16384)")
+      ("commit-interval", po::value<uint64_t>(),
+       "seconds between background commits, 0 = off (default 30)");
+  return d;
+}
+
+// Fills the storage options; returns "" or a usage error.
+std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
+  fs::S3Options& o = st->s3;
+  auto str = [&](const char* k, std::string* v) {
+    if (vm.count(k)) *v = vm[k].as<std::string>();
+  };
+  str("s3-endpoint", &o.endpoint);
+  str("s3-region", &o.region);
+  str("s3-ca", &o.ca_file);
+  str("cache-dir", &o.cache_dir);
+  if (vm.count("s3-path-style") && vm.count("s3-virtual-host")) {
+    return "--s3-path-style and --s3-virtual-host exclude each other";
+  }
+  if (vm.count("s3-path-style")) o.addressing = fs::S3Addressing::kPathStyle;
+  if (vm.count("s3-virtual-host")) o.addressing = fs::S3Addressing::kVirtualHost;
+  if (vm.count("s3-retries")) o.max_retries = vm["s3-retries"].as<unsigned>();
+  if (vm.count("cache-size")) o.cache_mib = vm["cache-size"].as<uint64_t>();
+  if (vm.count("read-ahead")) o.read_ahead_kib = vm["read-ahead"].as<uint64_t>();
+  if (vm.count("commit-interval")) {
+    o.commit_interval_s = vm["commit-interval"].as<uint64_t>();
+  }
+  if (!o.endpoint.empty() && o.endpoint.rfind("http://", 0) != 0 &&
+      o.endpoint.rfind("https://", 0) != 0) {
+    return "--s3-endpoint must start with http:// or https://";
+  }
+  if (o.max_retries > 100) return "--s3-retries must be 0..100";
+  if (o.cache_mib < 1 || o.cache_mib > (1u << 20)) {
+    return "--cache-size must be 1..1048576 MiB";
+  }
+  if (o.read_ahead_kib > 1024 * 1024) return "--read-ahead must be at most 1048576 KiB";
+  if (o.commit_interval_s > 86400) return "--commit-interval must be at most 86400 s";
+  return "";
 }
 
 std::string Help(const std::string& cmd, const po::options_description& d) {
@@ -146,7 +208,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   if (kVerbs.count(verb)) {
     args.erase(args.begin());
   } else {
-    verb = "mount";  // `luksfs IMAGE MNT -o ...`, as mount.fuse3 calls it
+    // `luksfs IMAGE MNT [-o ...]`, as mount.fuse3 calls it. A lone word
+    // with no options is a mistyped command rather than a mount.
+    if (args.size() == 1 && verb[0] != '-') {
+      return Error("unknown command '" + verb + "'");
+    }
+    verb = "mount";
   }
 
   po::options_description visible;
@@ -154,16 +221,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   po::positional_options_description pos;
   visible.add_options()("help,h", "show this help");
   if (verb == "mount") {
-    visible.add(SecretDesc()).add(MountDesc());
+    visible.add(SecretDesc()).add(MountDesc()).add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>())(
         "mountpoint", po::value<std::string>());
     pos.add("image", 1).add("mountpoint", 1);
   } else if (verb == "check") {
-    visible.add(SecretDesc());
+    visible.add(SecretDesc()).add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
   } else if (verb == "info") {
     visible.add_options()("json", "print JSON");
+    visible.add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
   } else {
@@ -224,6 +292,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     }
     if (m.threads > 256) return Error("mount: --threads must be 0..256");
     std::string bad = CheckSecret(m.secret);
+    if (bad.empty()) bad = ReadStorage(vm, &m.storage);
     if (!bad.empty()) return Error("mount: " + bad);
   } else if (verb == "check") {
     cmd.kind = Command::Kind::kCheck;
@@ -231,12 +300,15 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (cmd.image.empty()) return Error("check: IMAGE is required");
     ReadSecret(vm, &cmd.secret);
     std::string bad = CheckSecret(cmd.secret);
+    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
     if (!bad.empty()) return Error("check: " + bad);
   } else if (verb == "info") {
     cmd.kind = Command::Kind::kInfo;
     cmd.image = need("image");
     cmd.json = vm.count("json") > 0;
     if (cmd.image.empty()) return Error("info: IMAGE is required");
+    std::string bad = ReadStorage(vm, &cmd.storage);
+    if (!bad.empty()) return Error("info: " + bad);
   } else {
     cmd.kind = Command::Kind::kUmount;
     cmd.mountpoint = need("mountpoint");

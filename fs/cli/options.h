@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "fs/storage/open_storage.h"
+
 namespace luksfs::cli {
 
 struct SecretOptions {
@@ -27,6 +29,7 @@ struct MountConfig {
   bool direct_io = false;
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
+  fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
 };
 
 struct Command {
@@ -36,6 +39,7 @@ struct Command {
   std::string image;            // kInfo, kCheck
   SecretOptions secret;         // kCheck
   bool json = false;            // kInfo
+  fs::StorageOptions storage;   // kInfo, kCheck (s3:// images)
   std::string mountpoint;       // kUmount
   std::string help_text;        // kHelp
 };

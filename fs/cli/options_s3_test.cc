@@ -1,0 +1,82 @@
+// The S3 options of mount, info and check.
+#include <gtest/gtest.h>
+
+#include "fs/cli/options.h"
+
+namespace luksfs::cli {
+namespace {
+
+using Args = std::vector<std::string>;
+
+TEST(OptionsS3, MountLongOptions) {
+  ParseResult r = ParseCommandLine(
+      {"mount", "s3://b1/k/x.luks", "/mnt", "--s3-endpoint", "http://127.0.0.1:7480",
+       "--s3-region", "eu-1", "--s3-path-style", "--s3-ca", "/ca.pem", "--cache-dir",
+       "/var/cache/luksfs", "--cache-size", "64", "--read-ahead", "0",
+       "--commit-interval", "5", "--s3-retries", "3"});
+  ASSERT_TRUE(r.command) << r.error;
+  const fs::S3Options& o = r.command->mount.storage.s3;
+  EXPECT_EQ(r.command->mount.image, "s3://b1/k/x.luks");
+  EXPECT_EQ(o.endpoint, "http://127.0.0.1:7480");
+  EXPECT_EQ(o.region, "eu-1");
+  EXPECT_EQ(o.addressing, fs::S3Addressing::kPathStyle);
+  EXPECT_EQ(o.ca_file, "/ca.pem");
+  EXPECT_EQ(o.cache_dir, "/var/cache/luksfs");
+  EXPECT_EQ(o.cache_mib, 64u);
+  EXPECT_EQ(o.read_ahead_kib, 0u);
+  EXPECT_EQ(o.commit_interval_s, 5u);
+  EXPECT_EQ(o.max_retries, 3u);
+}
+
+TEST(OptionsS3, Defaults) {
+  ParseResult r = ParseCommandLine({"mount", "s3://b1/k", "/mnt"});
+  ASSERT_TRUE(r.command) << r.error;
+  const fs::S3Options& o = r.command->mount.storage.s3;
+  EXPECT_EQ(o.addressing, fs::S3Addressing::kAuto);
+  EXPECT_EQ(o.cache_mib, 256u);
+  EXPECT_EQ(o.read_ahead_kib, 16384u);
+  EXPECT_EQ(o.commit_interval_s, 30u);
+}
+
+TEST(OptionsS3, MountDashO) {
+  ParseResult r = ParseCommandLine(
+      {"s3://b1/k", "/mnt", "-o",
+       "ro,s3_endpoint=https://s3.example:9000,s3_virtual_host,cache_dir=/c,"
+       "cache_size=32,read_ahead=1024,commit_interval=0,s3_region=r,s3_ca=/ca"});
+  ASSERT_TRUE(r.command) << r.error;
+  const fs::S3Options& o = r.command->mount.storage.s3;
+  EXPECT_TRUE(r.command->mount.read_only);
+  EXPECT_EQ(o.endpoint, "https://s3.example:9000");
+  EXPECT_EQ(o.addressing, fs::S3Addressing::kVirtualHost);
+  EXPECT_EQ(o.cache_dir, "/c");
+  EXPECT_EQ(o.cache_mib, 32u);
+  EXPECT_EQ(o.read_ahead_kib, 1024u);
+  EXPECT_EQ(o.commit_interval_s, 0u);
+  EXPECT_EQ(o.region, "r");
+  EXPECT_EQ(o.ca_file, "/ca");
+}
+
+TEST(OptionsS3, InfoAndCheck) {
+  ParseResult i = ParseCommandLine({"info", "s3://b1/k", "--s3-endpoint", "http://h:1"});
+  ASSERT_TRUE(i.command) << i.error;
+  EXPECT_EQ(i.command->storage.s3.endpoint, "http://h:1");
+  ParseResult c = ParseCommandLine(
+      {"check", "s3://b1/k", "--s3-path-style", "--passphrase-file", "pw"});
+  ASSERT_TRUE(c.command) << c.error;
+  EXPECT_EQ(c.command->storage.s3.addressing, fs::S3Addressing::kPathStyle);
+}
+
+TEST(OptionsS3, Rejects) {
+  for (const Args& a : {Args{"mount", "s3://b1/k", "/m", "--s3-path-style", "--s3-virtual-host"},
+                        Args{"mount", "s3://b1/k", "/m", "--s3-endpoint", "127.0.0.1:7480"},
+                        Args{"mount", "s3://b1/k", "/m", "--cache-size", "0"},
+                        Args{"info", "s3://b1/k", "--s3-retries", "1000"},
+                        Args{"mount", "s3://b1/k", "/m", "-o", "s3_bogus=1"}}) {
+    ParseResult r = ParseCommandLine(a);
+    EXPECT_FALSE(r.command) << a[3];
+    EXPECT_FALSE(r.error.empty());
+  }
+}
+
+}  // namespace
+}  // namespace luksfs::cli

@@ -1,0 +1,105 @@
+// S3Client: the S3 requests luksfs needs, over one bucket, signed with
+// SigV4 (sigv4.h) and sent with libcurl from a handle pool (curl_pool.h).
+//
+// Retries: 5xx, 429, connection failures, resets and timeouts are retried
+// up to max_retries times with exponential backoff and full jitter (base
+// 200 ms, cap 5 s). Uploads are re-sent from their start.
+// Errors (messages start with the request, e.g. "GET bytes=0-9: ", and name
+// the bucket and key where it matters; the caller adds the s3:// name):
+//   404 -> kNotFound ("no such object" / "no such bucket");
+//   403 -> kIOError EACCES ("access denied");
+//   412 -> kIOError ESTALE ("object changed since mount");
+//   other failures, and exhausted retries -> kIOError EIO.
+// Thread-safety: every method may be called concurrently.
+// Secrets: the secret key and session token stay in SecureBuffers and are
+// never logged.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "fs/storage/curl_pool.h"
+#include "fs/storage/s3_uri.h"
+#include "fs/storage/sigv4.h"
+
+namespace luksfs::fs {
+
+struct S3ClientConfig {
+  S3Endpoint endpoint;
+  std::string region;
+  std::string bucket;
+  std::string ca_file;          // "" = system CAs
+  unsigned max_retries = 8;
+  long connect_timeout_s = 10;
+  long stall_timeout_s = 30;    // abort a transfer slower than 1 KiB/s this long
+};
+
+struct S3ObjectInfo {
+  uint64_t size = 0;
+  std::string etag;  // with its quotes, as the server sent it
+};
+
+class S3Client {
+ public:
+  S3Client(S3ClientConfig config, S3Credentials creds);
+  S3Client(const S3Client&) = delete;
+  S3Client& operator=(const S3Client&) = delete;
+
+  const std::string& bucket() const { return cfg_.bucket; }
+  std::string Describe(const std::string& key) const {
+    return "s3://" + cfg_.bucket + "/" + key;
+  }
+
+  Result<S3ObjectInfo> Head(const std::string& key);
+
+  // Reads exactly dst.size() bytes at `offset`. With a non-empty if_match
+  // the server refuses (412) if the object's ETag changed.
+  Status GetRange(const std::string& key, uint64_t offset,
+                  std::span<uint8_t> dst, const std::string& if_match);
+
+  // Single PUT of a whole object; returns the new ETag (may be empty).
+  Result<std::string> Put(const std::string& key, std::span<const uint8_t> data);
+
+  Result<std::string> CreateMultipartUpload(const std::string& key);
+  // Part numbers are 1..10000. Both return the part's ETag.
+  Result<std::string> UploadPart(const std::string& key,
+                                 const std::string& upload_id, int part,
+                                 std::span<const uint8_t> data);
+  // Copies bytes [first, last] of src_key (this bucket) into the part.
+  Result<std::string> UploadPartCopy(const std::string& key,
+                                     const std::string& upload_id, int part,
+                                     const std::string& src_key, uint64_t first,
+                                     uint64_t last, const std::string& if_match);
+  // etags[i] belongs to part i + 1.
+  Status CompleteMultipartUpload(const std::string& key,
+                                 const std::string& upload_id,
+                                 const std::vector<std::string>& etags);
+  Status AbortMultipartUpload(const std::string& key,
+                              const std::string& upload_id);
+
+  // Requests sent (including retries), for tests and debug logs.
+  uint64_t requests_sent() const { return requests_.load(); }
+  uint64_t retries() const { return retries_.load(); }
+
+ private:
+  struct Call;
+  struct Response;
+  // Sends `call`, retrying transient failures. A non-2xx final answer is
+  // returned as a Response (status set), a transport failure as a Status.
+  Result<Response> Perform(const Call& call);
+  Result<Response> PerformOnce(const Call& call, bool* retryable);
+  Status HttpError(const Call& call, const Response& r) const;
+
+  const S3ClientConfig cfg_;
+  const S3Credentials creds_;
+  CurlPool pool_;
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> retries_{0};
+};
+
+}  // namespace luksfs::fs

@@ -1,0 +1,489 @@
+#include "fs/storage/s3_storage.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+
+#include "common/log.h"
+
+namespace luksfs::fs {
+
+namespace {
+
+// Runs fn(0..n-1) on up to `threads` threads (the caller is one of them).
+// Returns the first failure; stops handing out work after it.
+Status RunParallel(size_t n, unsigned threads,
+                   const std::function<Status(size_t)>& fn) {
+  if (n == 0) return Status();
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;  // guarded by mu
+  std::atomic<bool> failed{false};
+  auto worker = [&] {
+    while (!failed.load()) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (first.ok()) first = s;
+        failed = true;
+      }
+    }
+  };
+  const size_t extra = std::min<size_t>(n, std::max(threads, 1u)) - 1;
+  std::vector<std::thread> ts;
+  for (size_t i = 0; i < extra; ++i) ts.emplace_back(worker);
+  worker();
+  for (auto& t : ts) t.join();
+  return first;
+}
+
+Result<int> OpenWriteBack(const std::string& dir, uint64_t size) {
+  int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    std::string tmpl = dir + "/luksfs-writeback-XXXXXX";
+    fd = mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd >= 0) unlink(tmpl.c_str());
+  }
+  if (fd < 0) {
+    return PosixError("cannot create the write-back file in --cache-dir " + dir, errno);
+  }
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    const int err = errno;
+    close(fd);
+    return PosixError("write-back file in " + dir + ": ftruncate", err);
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
+                                                   bool writable,
+                                                   const S3Options& opts,
+                                                   const EnvFn& env) {
+  LUKSFS_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
+  const std::string region = ResolveRegion(opts, env);
+  LUKSFS_ASSIGN_OR_RETURN(S3Endpoint ep, ResolveEndpoint(opts, region, loc.bucket));
+  LUKSFS_ASSIGN_OR_RETURN(S3Credentials creds, LoadS3Credentials(env));
+  S3ClientConfig cc;
+  cc.endpoint = ep;
+  cc.region = region;
+  cc.bucket = loc.bucket;
+  cc.ca_file = opts.ca_file;
+  cc.max_retries = opts.max_retries;
+  auto client = std::make_unique<S3Client>(std::move(cc), std::move(creds));
+  LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, client->Head(loc.key));
+  int fd = -1;
+  if (writable) {
+    const std::string dir = opts.cache_dir.empty() ? "/var/tmp" : opts.cache_dir;
+    LUKSFS_ASSIGN_OR_RETURN(fd, OpenWriteBack(dir, info.size));
+  }
+  LogDebug(uri + ": " + std::to_string(info.size) + " bytes, ETag " + info.etag +
+           " via " + ep.scheme + "://" + ep.host);
+  return std::unique_ptr<S3Storage>(new S3Storage(
+      "s3://" + loc.bucket + "/" + loc.key, loc.key, std::move(client), info,
+      opts, fd));
+}
+
+S3Storage::S3Storage(std::string name, std::string key,
+                     std::unique_ptr<S3Client> client, S3ObjectInfo info,
+                     const S3Options& opts, int fd)
+    : name_(std::move(name)),
+      key_(std::move(key)),
+      client_(std::move(client)),
+      size_(info.size),
+      opts_(opts),
+      writable_(fd >= 0),
+      fd_(fd),
+      cache_(opts.cache_mib * 1024 * 1024),
+      etag_(info.etag) {
+  if (opts_.read_ahead_kib > 0) {
+    prefetch_ = std::make_unique<ThreadPool>(std::max(1u, opts_.parallel));
+  }
+  if (writable_ && opts_.commit_interval_s > 0) {
+    committer_ = std::thread([this] { CommitterLoop(); });
+  }
+}
+
+S3Storage::~S3Storage() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  prefetch_.reset();  // drains queued read-ahead while members still live
+  if (fd_ >= 0) close(fd_);
+}
+
+std::string S3Storage::etag() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return etag_;
+}
+
+uint64_t S3Storage::BlockBytes(uint64_t index) const {
+  const uint64_t begin = index * kBlockSize;
+  return std::min(kBlockSize, size_ - begin);
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Status S3Storage::Get(uint64_t offset, std::span<uint8_t> dst) const {
+  std::string etag = this->etag();
+  for (int attempt = 0;; ++attempt) {
+    Status s = client_->GetRange(key_, offset, dst, etag);
+    if (s.ok() || s.os_errno() != ESTALE || attempt >= 3) return s;
+    // 412: if our own commit re-pinned the ETag meanwhile, the clean bytes
+    // are the same in the new object; read them there.
+    const std::string now = this->etag();
+    if (now == etag) return s;
+    etag = now;
+  }
+}
+
+void S3Storage::ClearInflight(uint64_t first, uint64_t n) const {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (uint64_t i = first; i < first + n; ++i) inflight_.erase(i);
+  }
+  inflight_cv_.notify_all();
+}
+
+Status S3Storage::FetchBlocks(uint64_t first, uint64_t n,
+                              std::vector<Block>* out) const {
+  const uint64_t epoch = cache_.epoch();
+  const uint64_t per_get = kMaxGet / kBlockSize;
+  const size_t gets = (n + per_get - 1) / per_get;
+  out->assign(n, nullptr);
+  return RunParallel(gets, opts_.parallel, [&](size_t g) -> Status {
+    const uint64_t b0 = first + g * per_get;
+    const uint64_t nb = std::min(per_get, first + n - b0);
+    const uint64_t begin = b0 * kBlockSize;
+    const uint64_t end = std::min(size_, (b0 + nb) * kBlockSize);
+    std::vector<uint8_t> buf(end - begin);
+    LUKSFS_RETURN_IF_ERROR(Get(begin, buf));
+    for (uint64_t i = 0; i < nb; ++i) {
+      const uint64_t off = i * kBlockSize;
+      const uint64_t len = BlockBytes(b0 + i);
+      auto blk = std::make_shared<const std::vector<uint8_t>>(
+          buf.begin() + static_cast<ptrdiff_t>(off),
+          buf.begin() + static_cast<ptrdiff_t>(off + len));
+      cache_.Insert(epoch, b0 + i, blk);
+      (*out)[b0 + i - first] = std::move(blk);
+    }
+    return Status();
+  });
+}
+
+Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
+  if (dst.empty()) return Status();
+  const uint64_t end = offset + dst.size();
+  const uint64_t first = offset / kBlockSize;
+  const uint64_t last = (end - 1) / kBlockSize;
+  std::vector<Block> blocks(last - first + 1);
+  std::vector<uint64_t> mine;  // blocks this call fetches
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    for (uint64_t i = first; i <= last; ++i) {
+      blocks[i - first] = cache_.Get(i);
+      if (blocks[i - first]) continue;
+      // Someone (read-ahead, another reader) is fetching it: wait for them.
+      inflight_cv_.wait(l, [&] { return inflight_.count(i) == 0; });
+      blocks[i - first] = cache_.Get(i);
+      if (blocks[i - first]) continue;
+      inflight_.insert(i);
+      mine.push_back(i);
+    }
+  }
+  // Fetch runs of consecutive missing blocks.
+  Status status;
+  for (size_t a = 0; a < mine.size();) {
+    size_t b = a + 1;
+    while (b < mine.size() && mine[b] == mine[b - 1] + 1) ++b;
+    std::vector<Block> got;
+    Status s = FetchBlocks(mine[a], b - a, &got);
+    ClearInflight(mine[a], b - a);
+    if (!s.ok() && status.ok()) status = s;
+    if (s.ok()) {
+      for (size_t k = 0; k < got.size(); ++k) blocks[mine[a] + k - first] = got[k];
+    }
+    a = b;
+  }
+  if (!status.ok()) return status;
+  for (uint64_t i = first; i <= last; ++i) {
+    const Block& blk = blocks[i - first];
+    const uint64_t bb = i * kBlockSize;
+    const uint64_t from = std::max(offset, bb);
+    const uint64_t to = std::min(end, bb + blk->size());
+    std::copy_n(blk->data() + (from - bb), to - from, dst.data() + (from - offset));
+  }
+  return Status();
+}
+
+void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
+  if (!prefetch_) return;
+  const uint64_t window = opts_.read_ahead_kib * 1024;
+  uint64_t from, to;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Sequential: starts near where the last read ended (the kernel's own
+    // read-ahead may reorder requests a little).
+    const bool seq = offset <= last_end_ + kMaxGet && end + kMaxGet >= last_end_;
+    last_end_ = seq ? std::max(last_end_, end) : end;
+    if (!seq) {
+      ra_next_ = 0;
+      return;
+    }
+    const uint64_t nblocks = (size_ + kBlockSize - 1) / kBlockSize;
+    from = std::max(ra_next_, (end + kBlockSize - 1) / kBlockSize);
+    to = std::min(nblocks, (end + window + kBlockSize - 1) / kBlockSize);
+    if (to <= from) return;
+    // Top up in steps of at least half a GET, so one stream keeps a steady
+    // number of large GETs ahead of the reader.
+    if ((to - from) * kBlockSize < std::min(window, kMaxGet) / 2 && to < nblocks) return;
+    ra_next_ = to;
+  }
+  const uint64_t per_get = kMaxGet / kBlockSize;
+  for (uint64_t b0 = from; b0 < to; b0 += per_get) {
+    const uint64_t b1 = std::min(to, b0 + per_get);
+    std::vector<uint64_t> claim;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (uint64_t i = b0; i < b1; ++i) {
+        if (inflight_.count(i)) continue;
+        inflight_.insert(i);
+        claim.push_back(i);
+      }
+    }
+    // Drop claimed blocks already cached (cheap check, outside mu_).
+    std::vector<uint64_t> need;
+    for (uint64_t i : claim) {
+      if (cache_.Get(i)) {
+        ClearInflight(i, 1);
+      } else {
+        need.push_back(i);
+      }
+    }
+    for (size_t a = 0; a < need.size();) {
+      size_t b = a + 1;
+      while (b < need.size() && need[b] == need[b - 1] + 1) ++b;
+      const uint64_t f = need[a], n = b - a;
+      prefetch_->Submit([this, f, n] {
+        std::vector<Block> got;
+        Status s = FetchBlocks(f, n, &got);
+        ClearInflight(f, n);
+        if (!s.ok()) LogDebug(name_ + ": read-ahead: " + s.message());
+      });
+      a = b;
+    }
+  }
+}
+
+Status S3Storage::OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const {
+  std::vector<RangeSet::Range> parts;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    parts = local_.Intersect(offset, offset + dst.size());
+  }
+  for (const auto& r : parts) {
+    uint64_t done = 0;
+    while (done < r.end - r.begin) {
+      ssize_t n = pread(fd_, dst.data() + (r.begin - offset) + done,
+                        r.end - r.begin - done, static_cast<off_t>(r.begin + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return PosixError(name_ + ": read of the write-back file", n < 0 ? errno : EIO);
+      done += static_cast<uint64_t>(n);
+    }
+  }
+  return Status();
+}
+
+Status S3Storage::ReadAll(uint64_t offset, std::span<uint8_t> dst) const {
+  bool all_local = false;
+  if (writable_) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto parts = local_.Intersect(offset, offset + dst.size());
+    all_local = parts.size() == 1 && parts[0].begin == offset &&
+                parts[0].end == offset + dst.size();
+  }
+  if (!all_local) {
+    Status s = ReadRemote(offset, dst);
+    if (!s.ok()) return s.WithContext(name_);
+  }
+  return writable_ ? OverlayLocal(offset, dst) : Status();
+}
+
+Status S3Storage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
+  if (offset > size_ || dst.size() > size_ - offset) {
+    return Status::Corruption(name_ + ": read of " + std::to_string(dst.size()) +
+                              " bytes at " + std::to_string(offset) +
+                              " passes the end of the object (" +
+                              std::to_string(size_) + " bytes)");
+  }
+  Status s = ReadAll(offset, dst);
+  if (!s.ok()) return s;
+  MaybeReadAhead(offset, offset + dst.size());
+  return Status();
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+
+Status S3Storage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
+  if (!writable_) return Status::InvalidArgument("storage is read-only");
+  if (offset > size_ || src.size() > size_ - offset) {
+    return Status::InvalidArgument("write passes the end of the image");
+  }
+  size_t done = 0;
+  while (done < src.size()) {
+    ssize_t n = pwrite(fd_, src.data() + done, src.size() - done,
+                       static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(name_ + ": write to the write-back file", errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  local_.Add(offset, offset + src.size());
+  dirty_.Add(offset, offset + src.size());
+  return Status();
+}
+
+Status S3Storage::Flush() {
+  if (!writable_) return Status();
+  std::lock_guard<std::mutex> cl(commit_mu_);
+  return Commit();
+}
+
+void S3Storage::CommitterLoop() {
+  const auto interval = std::chrono::seconds(opts_.commit_interval_s);
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    stop_cv_.wait_for(l, interval, [&] { return stop_; });
+    if (stop_) return;
+    if (dirty_.empty()) continue;
+    l.unlock();
+    Status s = Flush();
+    if (!s.ok()) LogError(name_ + ": periodic commit failed (will retry): " + s.message());
+    l.lock();
+  }
+}
+
+// REQUIRES: commit_mu_ held.
+Status S3Storage::Commit() {
+  RangeSet dirty;
+  std::string etag;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (dirty_.empty()) return Status();
+    dirty = std::move(dirty_);
+    dirty_.clear();
+    etag = etag_;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string new_etag;
+  Status s;
+  if (size_ <= kMinPart) {
+    std::vector<uint8_t> all(size_);
+    s = ReadAll(0, all);
+    if (s.ok()) {
+      auto cur = client_->Head(key_);
+      if (!cur.ok()) {
+        s = cur.status();
+      } else if (cur->etag != etag) {
+        s = Status::IOError("object changed since mount (ETag " + etag + " -> " +
+                                cur->etag + "); not overwriting it", ESTALE);
+      } else {
+        auto put = client_->Put(key_, all);
+        s = put.status();
+      }
+    }
+  } else {
+    s = CommitMultipart(dirty, etag, &new_etag);
+  }
+  S3ObjectInfo info;
+  if (s.ok()) {
+    // The ETag in the commit answer is not trusted (RGW 16 leaves it empty).
+    auto head = client_->Head(key_);
+    if (!head.ok()) {
+      s = head.status();
+    } else if (head->size != size_) {
+      s = Status::IOError("object is " + std::to_string(head->size) +
+                              " bytes after the commit, not " + std::to_string(size_), EIO);
+    } else {
+      info = *head;
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (!s.ok()) {
+    dirty_.AddAll(dirty);  // still to commit
+    return s.WithContext(name_ + ": commit");
+  }
+  etag_ = info.etag;
+  LogDebug(name_ + ": committed " + std::to_string(dirty.TotalBytes()) +
+           " dirty bytes in " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - t0).count()) +
+           " ms; ETag " + info.etag);
+  return Status();
+}
+
+Status S3Storage::CommitMultipart(const RangeSet& dirty, const std::string& etag,
+                                  std::string* new_etag) {
+  // Parts of one size (the last shorter); at most 10000 parts.
+  uint64_t part = kMinPart;
+  const uint64_t mib = 1024 * 1024;
+  if ((size_ + part - 1) / part > 10000) part = ((size_ / 10000) / mib + 1) * mib;
+  const size_t n = static_cast<size_t>((size_ + part - 1) / part);
+  LUKSFS_ASSIGN_OR_RETURN(std::string upload, client_->CreateMultipartUpload(key_));
+  std::vector<std::string> etags(n);
+  std::atomic<uint64_t> uploaded{0};
+  Status s = RunParallel(n, opts_.parallel, [&](size_t i) -> Status {
+    const uint64_t begin = i * part;
+    const uint64_t end = std::min(size_, begin + part);
+    Result<std::string> r = Status::Internal("unset");
+    if (dirty.Overlaps(begin, end)) {
+      std::vector<uint8_t> buf(end - begin);
+      LUKSFS_RETURN_IF_ERROR(ReadAll(begin, buf));
+      r = client_->UploadPart(key_, upload, static_cast<int>(i + 1), buf);
+      uploaded += end - begin;
+    } else {
+      r = client_->UploadPartCopy(key_, upload, static_cast<int>(i + 1), key_,
+                                  begin, end - 1, etag);
+    }
+    if (!r.ok()) return r.status();
+    etags[i] = *r;
+    return Status();
+  });
+  // RGW ignores x-amz-copy-source-if-match: check the base is unchanged.
+  if (s.ok()) {
+    auto cur = client_->Head(key_);
+    if (!cur.ok()) {
+      s = cur.status();
+    } else if (cur->etag != etag) {
+      s = Status::IOError("object changed since mount (ETag " + etag + " -> " +
+                              cur->etag + "); not overwriting it", ESTALE);
+    }
+  }
+  if (s.ok()) s = client_->CompleteMultipartUpload(key_, upload, etags);
+  if (!s.ok()) {
+    Status a = client_->AbortMultipartUpload(key_, upload);
+    if (!a.ok()) LogWarning(name_ + ": abort of upload failed: " + a.message());
+    return s;
+  }
+  LogDebug(name_ + ": multipart commit: " + std::to_string(n) + " parts, " +
+           std::to_string(uploaded.load()) + " bytes uploaded");
+  new_etag->clear();
+  return Status();
+}
+
+}  // namespace luksfs::fs

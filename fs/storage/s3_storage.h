@@ -1,0 +1,118 @@
+// S3Storage: Storage over one object in S3-compatible storage.
+//
+// Reads: ranged GETs of whole cache blocks (kBlockSize), several in flight
+// for a large request, kept in a bounded LRU of ciphertext (BlockCache).
+// Sequential access starts asynchronous read-ahead of the next
+// opts.read_ahead_kib. Every GET carries If-Match with the ETag pinned at
+// open, so a concurrent overwrite by someone else is an error (ESTALE,
+// "object changed since mount"), never silently mixed in.
+//
+// Writes (read-write only): WriteAt stores ciphertext in a sparse, unlinked
+// file under opts.cache_dir (the write-back area) and records the range as
+// dirty. Ranges ever written are served from that file from then on.
+// Flush() commits: one multipart upload in which parts with no dirty byte
+// are UploadPartCopy'd server-side and parts with dirty bytes are uploaded;
+// objects below one part size are PUT whole. The new ETag is then pinned.
+// Flush returns only after the commit completed. A background thread also
+// commits every opts.commit_interval_s seconds.
+//
+// Thread-safety: every method may be called concurrently. Locks:
+//   commit_mu_ serialises commits and IS held across network I/O (only
+//              Flush and the committer take it; reads never wait for it);
+//   mu_        guards etag_, local_, dirty_, inflight_, seq state; never held
+//              across network or disk I/O; taken after commit_mu_.
+//   BlockCache has its own leaf lock.
+// Errors: kIOError (EIO; EACCES for 403; ESTALE when the object changed),
+// kNotFound at open for a missing bucket/object, kInvalidArgument for a
+// write to a read-only mount. Messages start with the s3:// name.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/thread_pool.h"
+#include "fs/storage/s3_cache.h"
+#include "fs/storage/s3_client.h"
+#include "fs/storage/s3_uri.h"
+#include "fs/storage/storage.h"
+
+namespace luksfs::fs {
+
+class S3Storage : public Storage {
+ public:
+  static constexpr uint64_t kBlockSize = 256 * 1024;
+  static constexpr uint64_t kMaxGet = 4 * 1024 * 1024;   // bytes per GET
+  static constexpr uint64_t kMinPart = 8 * 1024 * 1024;  // multipart part size
+
+  // HEADs the object (size, ETag). Read-write also creates the write-back
+  // file in opts.cache_dir (default /var/tmp).
+  static Result<std::unique_ptr<S3Storage>> Open(const std::string& uri,
+                                                 bool writable,
+                                                 const S3Options& opts,
+                                                 const EnvFn& env);
+  // Stops the committer and read-ahead. Does not commit: call Flush first.
+  ~S3Storage() override;
+
+  uint64_t Size() const override { return size_; }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const override;
+  Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
+  Status Flush() override;
+  const std::string& name() const override { return name_; }
+
+  // For tests and debug logs.
+  const S3Client& client() const { return *client_; }
+  std::string etag() const;
+
+ private:
+  S3Storage(std::string name, std::string key, std::unique_ptr<S3Client> client,
+            S3ObjectInfo info, const S3Options& opts, int fd);
+
+  // Bytes of the object (no local data) into dst, via cache and GETs.
+  Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
+  // GETs blocks [first, first+n) (one request each kMaxGet), caching them.
+  Status FetchBlocks(uint64_t first, uint64_t n,
+                     std::vector<Block>* out) const;
+  // One ranged GET with If-Match; re-pins after our own commit.
+  Status Get(uint64_t offset, std::span<uint8_t> dst) const;
+  // Overlays the ranges of [offset, offset+dst.size()) held locally.
+  Status OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const;
+  Status ReadAll(uint64_t offset, std::span<uint8_t> dst) const;
+  void MaybeReadAhead(uint64_t offset, uint64_t end) const;
+  void ClearInflight(uint64_t first, uint64_t n) const;
+  Status Commit();
+  Status CommitMultipart(const RangeSet& dirty, const std::string& etag,
+                         std::string* new_etag);
+  void CommitterLoop();
+  uint64_t BlockBytes(uint64_t index) const;
+
+  const std::string name_;  // "s3://bucket/key"
+  const std::string key_;
+  std::unique_ptr<S3Client> client_;
+  const uint64_t size_;
+  const S3Options opts_;
+  const bool writable_;
+  const int fd_;  // write-back file, -1 when read-only
+  mutable BlockCache cache_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable inflight_cv_;  // with mu_: inflight_ shrank
+  std::string etag_;                 // guarded by mu_
+  RangeSet local_;                   // guarded by mu_: served from fd_
+  RangeSet dirty_;                   // guarded by mu_: not yet committed
+  mutable std::set<uint64_t> inflight_;  // guarded by mu_: blocks being fetched
+  mutable uint64_t last_end_ = 0;    // guarded by mu_: end of the last read
+  mutable uint64_t ra_next_ = 0;     // guarded by mu_: read-ahead issued up to
+  bool stop_ = false;                // guarded by mu_
+  std::condition_variable stop_cv_;  // with mu_: stop_ or work
+
+  std::mutex commit_mu_;  // see the file comment
+  std::thread committer_;
+  // Last member: destroyed (drained and joined) first.
+  mutable std::unique_ptr<ThreadPool> prefetch_;
+};
+
+}  // namespace luksfs::fs
