@@ -124,13 +124,13 @@ bench: deps all
 	@contrib/bench/run.sh
 
 install: $(BUILD)/luksfs
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
-	ln -sf luksfs $(DESTDIR)$(PREFIX)/bin/mount.luksfs
+	ln -sf ../bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs
 	install -m 0644 man/luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/bin/mount.luksfs \
+	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs \
 	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
 
 clean:

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `make demo`: the main job end to end. Makes a small LUKS2 image with cryptsetup, mounts its
+# plaintext view with luksfs, writes and reads back through the view, checks the image holds only
+# ciphertext, unmounts, remounts read-only and reads the message again.
+#
+# Needs build/luksfs (`make all`), cryptsetup-bin and fuse3 (`make deps`), and /dev/fuse.
+# LUKSFS=path overrides the binary.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+LUKSFS="${LUKSFS:-$PWD/build/luksfs}"
+MSG='hello from luksfs'
+OFFSET=1000003                         # unaligned: inside a 4096-byte sector, not at its start
+
+step() { printf '== %s\n' "$*"; }
+die() { printf 'demo: FAILED: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$LUKSFS" ] || die "$LUKSFS not built (run: make all)"
+command -v cryptsetup >/dev/null || die "cryptsetup missing (run: make deps)"
+command -v fusermount3 >/dev/null || die "fusermount3 missing (run: make deps)"
+
+DIR="$(mktemp -d "${TMPDIR:-/tmp}/luksfs-demo.XXXXXX")"
+step "work dir $DIR"
+cd "$DIR"
+IMG=demo.luks PW=demo.key MNT=mnt
+mkdir "$MNT"
+cleanup() {
+    cd "$DIR/.."
+    MNT="$DIR/mnt"
+    if mountpoint -q "$MNT"; then
+        "$LUKSFS" umount "$MNT" 2>/dev/null || fusermount3 -u "$MNT" 2>/dev/null || true
+    fi
+    # Never delete under a live mount.
+    if mountpoint -q "$MNT"; then
+        echo "demo: $MNT is still mounted; left $DIR in place" >&2
+    else
+        rm -rf "$DIR"
+    fi
+}
+trap cleanup EXIT
+trap 'echo "demo: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+step "random key file (the whole file is the passphrase, as for cryptsetup --key-file)"
+(umask 077 && head -c 24 /dev/urandom | base64 >"$PW")
+stat -c '%A %s bytes %n' "$PW"
+
+step "64 MiB LUKS2 image (cryptsetup luksFormat, argon2id)"
+truncate -s 64M "$IMG"
+cryptsetup luksFormat -q --type luks2 --pbkdf argon2id --pbkdf-force-iterations 4 \
+    --pbkdf-memory 65536 --key-file "$PW" "$IMG"
+
+step "luksfs info (selected lines)"
+info="$("$LUKSFS" info "$IMG")"
+sed -nE '/^(Version|UUID|Header copies|Mountable)|cipher:|sector:|view size|PBKDF|Memory|Threads/{s/^[[:space:]]+//;p}' \
+    <<<"$info"
+
+step "luksfs check"
+"$LUKSFS" check "$IMG" --key-file "$PW"
+
+step "mount"
+"$LUKSFS" mount --key-file "$PW" "$IMG" "$MNT"
+ls -l "$MNT"
+
+step "write \"$MSG\" at offset $OFFSET of the view, read it back"
+printf '%s\n' "$MSG" | dd of="$MNT/disk.raw" bs=1 seek="$OFFSET" conv=notrunc,fsync status=none
+got="$(dd if="$MNT/disk.raw" bs=1 skip="$OFFSET" count=$((${#MSG} + 1)) status=none)"
+printf 'read back: %s\n' "$got"
+[ "$got" = "$MSG" ] || die "read back '$got'"
+
+step "unmount"
+"$LUKSFS" umount "$MNT"
+! mountpoint -q "$MNT" || die "$MNT still mounted"
+
+step "the image holds only ciphertext"
+n="$(grep -a -c -F -- "$MSG" "$IMG" || true)"
+printf 'lines of %s containing the message: %s\n' "$IMG" "$n"
+[ "$n" = 0 ] || die "plaintext found in the image"
+
+step "remount read-only, read the message again"
+"$LUKSFS" mount --read-only --key-file "$PW" "$IMG" "$MNT"
+got="$(dd if="$MNT/disk.raw" bs=1 skip="$OFFSET" count=$((${#MSG} + 1)) status=none)"
+printf 'read back: %s\n' "$got"
+[ "$got" = "$MSG" ] || die "after remount, read back '$got'"
+"$LUKSFS" umount "$MNT"
+
+echo "demo: OK"
