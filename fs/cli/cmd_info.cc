@@ -190,13 +190,20 @@ int RunInfo(const std::string& path, bool json,
 }
 
 int RunCheck(const std::string& path, const SecretOptions& secret,
+             const KmsConfig& kms,
              const fs::StorageOptions& storage) {
   OpenedImage image;
   if (auto e = OpenImage(path, false, storage, &image)) return Report(*e);
-  crypto::UnlockedKey key;
-  if (auto e = UnlockImage(image, secret, &key)) return Report(*e);
-  key.volume_key.Wipe();
-  std::cout << path << ": keyslot " << key.keyslot << " opened\n";
+  Unlocked unlocked;
+  if (auto e = UnlockImage(image, secret, kms, nullptr, &unlocked)) {
+    return Report(*e);
+  }
+  unlocked.key.volume_key.Wipe();
+  std::cout << path << ": keyslot " << unlocked.key.keyslot << " opened"
+            << (unlocked.binding ? " (passphrase unwrapped by " +
+                                       unlocked.binding->kms + ")"
+                                 : std::string())
+            << "\n";
   return kExitOk;
 }
 

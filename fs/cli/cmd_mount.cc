@@ -14,6 +14,8 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <chrono>
 
 #include "common/log.h"
 #include "common/secure_buffer.h"
@@ -21,11 +23,20 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
 #include "fs/fuse/view_fs.h"
+#include "fs/revocation_watcher.h"
 #include "fs/volume.h"
 
 namespace luksfs::cli {
 
 namespace {
+
+// The revocation watcher of this daemon, for the SIGHUP handler.
+std::atomic<fs::RevocationWatcher*> g_watcher{nullptr};
+
+void OnSighup(int) {
+  fs::RevocationWatcher* w = g_watcher.load();
+  if (w != nullptr) w->Poke();
+}
 
 std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
   *out = in;
@@ -110,13 +121,19 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   if (cfg.debug) SetLogLevel(LogLevel::kDebug);
   LockMemory();
 
+  auto audit = fs::AuditLog::Open(cfg.kms.audit_log);
+  if (!audit.ok()) return fail({kExitUsage, audit.status().message()});
   OpenedImage image;
   if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
-  crypto::UnlockedKey key;
-  if (auto e = UnlockImage(image, cfg.secret, &key)) return fail(*e);
+  Unlocked unlocked;
+  if (auto e = UnlockImage(image, cfg.secret, cfg.kms, audit->get(), &unlocked)) {
+    return fail(*e);
+  }
+  crypto::UnlockedKey& key = unlocked.key;
   LogDebug("keyslot " + std::to_string(key.keyslot) + " opened");
+  const std::string uuid = image.header.uuid;
 
   crypto::EngineOptions eo;
   eo.threads = cfg.threads;
@@ -138,6 +155,25 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   vo.direct_io = cfg.direct_io;
   vo.debug = cfg.debug && cfg.foreground;
   fs::ViewFs view(&volume, vo);
+  // A KMS-unlocked mount is watched: revoking the root key drops the keys.
+  std::unique_ptr<fs::RevocationWatcher> watcher;
+  if (unlocked.kms) {
+    const std::string kms_uri = unlocked.binding->kms;
+    watcher = std::make_unique<fs::RevocationWatcher>(
+        std::move(unlocked.kms), std::chrono::seconds(cfg.kms.poll_seconds),
+        std::chrono::seconds(cfg.kms.grace_seconds),
+        [&view, &audit, uuid, kms_uri, unmount = cfg.kms.unmount_on_revoke](
+            const std::string& reason) {
+          LogError("root key " + kms_uri + " revoked (" + reason +
+                   "): dropping the keys");
+          (*audit)->Event("revocation_seen", {{"image_uuid", uuid},
+                                              {"kms", kms_uri},
+                                              {"reason", reason}});
+          view.Revoke(unmount);
+          (*audit)->Event("keys_dropped", {{"image_uuid", uuid},
+                                           {"kms", kms_uri}});
+        });
+  }
   bool mounted = false;
   Status s = view.Run([&] {
     mounted = true;
@@ -151,7 +187,16 @@ int Serve(const MountConfig& cfg, int notify_fd) {
       notify_fd = -1;
       Detach();
     }
-  });
+    if (watcher) {
+      g_watcher.store(watcher.get());
+      watcher->Start();
+    }
+  }, [&] {
+    if (watcher) {
+      g_watcher.store(nullptr);
+      watcher->Stop();
+    }
+  }, watcher ? OnSighup : nullptr);
   Status flushed = cfg.read_only ? Status() : volume.Flush();
   volume.DropKeys();
   if (!s.ok()) {
@@ -164,6 +209,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
     return kExitStorage;
   }
   LogInfo("unmounted " + cfg.mountpoint + "; keys wiped");
+  (*audit)->Event("keys_dropped", {{"image_uuid", uuid}, {"reason", "unmount"}});
   return kExitOk;
 }
 

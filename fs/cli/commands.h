@@ -11,6 +11,15 @@ int RunUmount(const std::string& mountpoint);
 int RunInfo(const std::string& image, bool json,
             const fs::StorageOptions& storage);
 int RunCheck(const std::string& image, const SecretOptions& secret,
+             const KmsConfig& kms,
              const fs::StorageOptions& storage);
+
+int RunBind(const Command& cmd);
+int RunUnbind(const Command& cmd);
+int RunShred(const Command& cmd);
+int RunWrap(const Command& cmd);
+int RunUnwrap(const Command& cmd);
+int RunRewrap(const Command& cmd);
+int RunKmsAdmin(const Command& cmd);
 
 }  // namespace luksfs::cli

@@ -1,6 +1,10 @@
 #include "fs/cli/image.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "fs/cli/secrets.h"
 #include "fs/storage/open_storage.h"
@@ -67,21 +71,14 @@ std::optional<CliError> CheckImage(const OpenedImage& image,
   return std::nullopt;
 }
 
-std::optional<CliError> UnlockImage(const OpenedImage& image,
-                                    const SecretOptions& opts,
-                                    crypto::UnlockedKey* out) {
-  auto secret = ReadSecret(opts, image.path);
-  if (!secret.ok()) {
-    const Status& s = secret.status();
-    const int code = s.code() == Status::Code::kInvalidArgument ? kExitUsage
-                                                                : kExitStorage;
-    return CliError{code, image.path + ": " + s.message()};
-  }
+std::optional<CliError> UnlockWithPassphrase(const OpenedImage& image,
+                                             std::span<const uint8_t> pass,
+                                             std::optional<int> slot,
+                                             uint64_t max_kdf_memory_kib,
+                                             crypto::UnlockedKey* out) {
   crypto::UnlockLimits limits;
-  limits.max_kdf_memory_kib = opts.max_kdf_memory_kib;
-  auto key = crypto::UnlockKeyslot(image.header, image.read, secret->span(),
-                                   opts.key_slot, limits);
-  secret->Wipe();
+  limits.max_kdf_memory_kib = max_kdf_memory_kib;
+  auto key = crypto::UnlockKeyslot(image.header, image.read, pass, slot, limits);
   if (!key.ok()) {
     const Status& s = key.status();
     switch (s.code()) {
@@ -95,6 +92,95 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
     }
   }
   *out = std::move(key).value();
+  return std::nullopt;
+}
+
+CliError KmsError(const std::string& what, const Status& s) {
+  return CliError{kExitKms, what + ": " + s.message()};
+}
+
+std::optional<CliError> FindBinding(const OpenedImage& image,
+                                    std::optional<KmsBinding>* out) {
+  out->reset();
+  for (const crypto::Token& t : image.header.tokens) {
+    if (t.type != kKmsTokenType) continue;
+    auto b = BindingFromJson(t.json);
+    if (!b.ok()) {
+      return Err(kExitBadImage, image.path,
+                 b.status().WithContext("token " + std::to_string(t.index)));
+    }
+    b->token = t.index;
+    *out = std::move(b).value();
+    return std::nullopt;
+  }
+  if (image.header.version != 1 || image.path.rfind("s3://", 0) == 0) {
+    return std::nullopt;
+  }
+  const std::string side = SidecarPath(image.path);
+  int fd = open(side.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    return CliError{kExitStorage, side + ": " + std::strerror(errno)};
+  }
+  std::string text(65536, '\0');
+  ssize_t n = read(fd, text.data(), text.size());
+  close(fd);
+  if (n < 0) return CliError{kExitStorage, side + ": " + std::strerror(errno)};
+  text.resize(static_cast<size_t>(n));
+  auto b = BindingFromJson(text);
+  if (!b.ok()) return CliError{kExitBadImage, side + ": " + b.status().message()};
+  *out = std::move(b).value();
+  return std::nullopt;
+}
+
+std::optional<CliError> UnlockImage(const OpenedImage& image,
+                                    const SecretOptions& opts,
+                                    const KmsConfig& kms, fs::AuditLog* audit,
+                                    Unlocked* out) {
+  std::optional<KmsBinding> binding;
+  if (opts.passphrase_file.empty() && opts.key_file.empty()) {
+    if (auto e = FindBinding(image, &binding)) return e;
+  }
+  if (!binding) {
+    auto secret = ReadSecret(opts, image.path);
+    if (!secret.ok()) {
+      const Status& s = secret.status();
+      const int code = s.code() == Status::Code::kInvalidArgument ? kExitUsage
+                                                                  : kExitStorage;
+      return CliError{code, image.path + ": " + s.message()};
+    }
+    auto e = UnlockWithPassphrase(image, secret->span(), opts.key_slot,
+                                  opts.max_kdf_memory_kib, &out->key);
+    secret->Wipe();
+    return e;
+  }
+  const std::string where = image.path + ": KMS";
+  auto client = kms::OpenKms(binding->kms, kms.options);
+  if (!client.ok()) return KmsError(where, client.status());
+  auto pass = (*client)->Unwrap(binding->wrapped);
+  if (audit != nullptr) {
+    audit->Event("unwrap", {{"image_uuid", image.header.uuid},
+                            {"kms", binding->kms},
+                            {"key_id", binding->key_id},
+                            {"result", pass.ok() ? "ok" : pass.status().message()}});
+  }
+  if (!pass.ok()) return KmsError(where, pass.status());
+  auto e = UnlockWithPassphrase(image, pass->span(), binding->keyslot,
+                                opts.max_kdf_memory_kib, &out->key);
+  pass->Wipe();
+  if (e) return e;
+  out->binding = std::move(binding);
+  out->kms = std::move(client).value();
+  return std::nullopt;
+}
+
+std::optional<CliError> ApplyWrites(const OpenedImage& image,
+                                    const std::vector<crypto::ImageWrite>& w) {
+  for (const crypto::ImageWrite& x : w) {
+    Status s = image.storage->WriteAt(x.offset, x.bytes);
+    if (s.ok()) s = image.storage->Flush();
+    if (!s.ok()) return Err(kExitStorage, image.path, s);
+  }
   return std::nullopt;
 }
 

@@ -34,8 +34,22 @@ int main(int argc, char** argv) {
       return luksfs::cli::RunUmount(cmd.mountpoint);
     case Command::Kind::kInfo:
       return luksfs::cli::RunInfo(cmd.image, cmd.json, cmd.storage);
+    case Command::Kind::kBind:
+      return luksfs::cli::RunBind(cmd);
+    case Command::Kind::kUnbind:
+      return luksfs::cli::RunUnbind(cmd);
+    case Command::Kind::kShred:
+      return luksfs::cli::RunShred(cmd);
+    case Command::Kind::kWrap:
+      return luksfs::cli::RunWrap(cmd);
+    case Command::Kind::kUnwrap:
+      return luksfs::cli::RunUnwrap(cmd);
+    case Command::Kind::kRewrap:
+      return luksfs::cli::RunRewrap(cmd);
+    case Command::Kind::kKmsAdmin:
+      return luksfs::cli::RunKmsAdmin(cmd);
     case Command::Kind::kCheck:
-      return luksfs::cli::RunCheck(cmd.image, cmd.secret, cmd.storage);
+      return luksfs::cli::RunCheck(cmd.image, cmd.secret, cmd.kms, cmd.storage);
   }
   return luksfs::kExitUsage;
 }

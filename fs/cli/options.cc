@@ -1,5 +1,7 @@
 #include "fs/cli/options.h"
 
+#include "fs/cli/options_kms.h"
+
 #include <boost/program_options.hpp>
 
 #include <map>
@@ -17,6 +19,10 @@ const char kUsage[] =
     "       luksfs umount MOUNTPOINT\n"
     "       luksfs info IMAGE [--json]\n"
     "       luksfs check IMAGE [--passphrase-file F | --key-file F] [--key-slot N]\n"
+    "       luksfs bind IMAGE --kms URI [--create-key] [secret options]\n"
+    "       luksfs unbind IMAGE | shred IMAGE [--yes]\n"
+    "       luksfs wrap|unwrap --kms URI --in FILE [--out FILE]\n"
+    "       luksfs rewrap IMAGE --kms NEW-URI | kms VERB URI\n"
     "       luksfs --version | --help | COMMAND --help\n"
     "See luksfs(8).";
 
@@ -33,6 +39,13 @@ const std::map<std::string, std::string> kOWords = {
     {"s3_ca=", "--s3-ca="},             {"s3_retries=", "--s3-retries="},
     {"cache_dir=", "--cache-dir="},     {"cache_size=", "--cache-size="},
     {"read_ahead=", "--read-ahead="},   {"commit_interval=", "--commit-interval="},
+    {"kms_ca=", "--kms-ca="},           {"kms_fingerprint=", "--kms-fingerprint="},
+    {"kms_cert=", "--kms-cert="},       {"kms_key=", "--kms-key="},
+    {"kms_user=", "--kms-user="},       {"kms_password_file=", "--kms-password-file="},
+    {"kms_token_file=", "--kms-token-file="}, {"kms_instance=", "--kms-instance="},
+    {"keystore_passphrase_file=", "--keystore-passphrase-file="},
+    {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
+    {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -205,7 +218,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   std::string verb = args[0];
   static const std::set<std::string> kVerbs = {"mount", "umount", "info",
                                                "check"};
-  if (kVerbs.count(verb)) {
+  if (kVerbs.count(verb) || IsKmsVerb(verb)) {
     args.erase(args.begin());
   } else {
     // `luksfs IMAGE MNT [-o ...]`, as mount.fuse3 calls it. A lone word
@@ -222,11 +235,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   visible.add_options()("help,h", "show this help");
   if (verb == "mount") {
     visible.add(SecretDesc()).add(MountDesc()).add(StorageDesc());
+    visible.add(KmsDesc()).add(KmsMountDesc());
     hidden.add_options()("image", po::value<std::string>())(
         "mountpoint", po::value<std::string>());
     pos.add("image", 1).add("mountpoint", 1);
   } else if (verb == "check") {
-    visible.add(SecretDesc()).add(StorageDesc());
+    visible.add(SecretDesc()).add(StorageDesc()).add(KmsDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
   } else if (verb == "info") {
@@ -234,6 +248,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     visible.add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
+  } else if (IsKmsVerb(verb)) {
+    if (verb == "bind" || verb == "unbind" || verb == "shred" ||
+        verb == "rewrap") {
+      visible.add(SecretDesc()).add(StorageDesc());
+    }
+    AddKmsVerbOptions(verb, &visible, &hidden, &pos);
   } else {
     hidden.add_options()("mountpoint", po::value<std::string>());
     pos.add("mountpoint", 1);
@@ -293,6 +313,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (m.threads > 256) return Error("mount: --threads must be 0..256");
     std::string bad = CheckSecret(m.secret);
     if (bad.empty()) bad = ReadStorage(vm, &m.storage);
+    if (bad.empty()) bad = ReadKms(vm, &m.kms);
     if (!bad.empty()) return Error("mount: " + bad);
   } else if (verb == "check") {
     cmd.kind = Command::Kind::kCheck;
@@ -301,6 +322,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     ReadSecret(vm, &cmd.secret);
     std::string bad = CheckSecret(cmd.secret);
     if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
+    if (bad.empty()) bad = ReadKms(vm, &cmd.kms);
     if (!bad.empty()) return Error("check: " + bad);
   } else if (verb == "info") {
     cmd.kind = Command::Kind::kInfo;
@@ -309,6 +331,19 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (cmd.image.empty()) return Error("info: IMAGE is required");
     std::string bad = ReadStorage(vm, &cmd.storage);
     if (!bad.empty()) return Error("info: " + bad);
+  } else if (IsKmsVerb(verb)) {
+    std::string bad = ReadKms(vm, &cmd.kms);
+    if (bad.empty()) bad = ReadKmsVerb(verb, vm, &cmd);
+    if (bad.empty() && vm.count("passphrase-file") + vm.count("key-file") +
+                               vm.count("key-slot") + vm.count("max-kdf-memory") >
+                           0) {
+      ReadSecret(vm, &cmd.secret);
+      bad = CheckSecret(cmd.secret);
+    }
+    if (bad.empty() && vm.count("s3-endpoint") + vm.count("s3-region") > 0) {
+      bad = ReadStorage(vm, &cmd.storage);
+    }
+    if (!bad.empty()) return Error(verb + ": " + bad);
   } else {
     cmd.kind = Command::Kind::kUmount;
     cmd.mountpoint = need("mountpoint");

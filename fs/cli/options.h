@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fs/storage/open_storage.h"
+#include "kms-client/kms.h"
 
 namespace luksfs::cli {
 
@@ -16,6 +17,18 @@ struct SecretOptions {
   std::string key_file;         // whole file; "-" = stdin
   std::optional<int> key_slot;
   uint64_t max_kdf_memory_kib = 1048576;
+};
+
+// Key management: where a wrapped passphrase's root key lives, how to
+// reach it, and (mount) how to watch it for revocation.
+struct KmsConfig {
+  std::string uri;                  // --kms (bind, wrap, unwrap, rewrap, kms)
+  kms::KmsOptions options;          // --kms-ca, --kms-cert, ...
+  bool create_key = false;          // bind/kms: create a new root key first
+  unsigned poll_seconds = 30;       // mount: --kms-poll
+  unsigned grace_seconds = 300;     // mount: --kms-grace (unreachable)
+  bool unmount_on_revoke = false;   // mount: --on-revoke=unmount
+  std::string audit_log;            // --audit-log FILE, or "syslog"
 };
 
 struct MountConfig {
@@ -30,10 +43,14 @@ struct MountConfig {
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
+  KmsConfig kms;               // key from a luksfs-kms token or sidecar
 };
 
 struct Command {
-  enum class Kind { kMount, kUmount, kInfo, kCheck, kHelp, kVersion };
+  enum class Kind {
+    kMount, kUmount, kInfo, kCheck, kHelp, kVersion,
+    kBind, kUnbind, kShred, kWrap, kUnwrap, kRewrap, kKmsAdmin,
+  };
   Kind kind = Kind::kHelp;
   MountConfig mount;            // kMount
   std::string image;            // kInfo, kCheck
@@ -42,6 +59,12 @@ struct Command {
   fs::StorageOptions storage;   // kInfo, kCheck (s3:// images)
   std::string mountpoint;       // kUmount
   std::string help_text;        // kHelp
+  KmsConfig kms;                // bind, unbind, shred, wrap, unwrap, rewrap, kms
+  bool yes = false;             // shred: no confirmation prompt
+  std::string in_file;          // wrap: passphrase file; unwrap: WDEK file
+  std::string out_file;         // unwrap: where the passphrase goes ("-")
+  std::string from_uri;         // rewrap --in: the old key
+  std::string kms_verb;         // kms: create-key|revoke|destroy|state
 };
 
 // Parsed command, or a usage error message (exit code 1).

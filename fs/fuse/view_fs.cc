@@ -1,6 +1,11 @@
 #include "fs/fuse/view_fs.h"
 
+#include <signal.h>
+#include <sys/mount.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <memory>
 #include <string>
@@ -52,7 +57,28 @@ void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
   st->st_blksize = 4096;
 }
 
-Status ViewFs::Run(const std::function<void()>& on_mounted) {
+void ViewFs::Revoke(bool unmount) {
+  volume_->DropKeys();
+  struct fuse_session* se = session_.load();
+  if (se == nullptr) return;
+  int rc = fuse_lowlevel_notify_inval_inode(se, kViewInode, 0, 0);
+  if (rc != 0 && rc != -ENOENT) {
+    LogError("cannot invalidate the kernel page cache of the view: error " +
+             std::to_string(-rc));
+  }
+  if (unmount) {
+    fuse_session_exit(se);
+    // Wake the session's readers: a lazy unmount ends /dev/fuse reads.
+    if (umount2(options_.mountpoint.c_str(), MNT_DETACH) != 0) {
+      LogError("cannot unmount " + options_.mountpoint + ": " +
+               std::strerror(errno));
+    }
+  }
+}
+
+Status ViewFs::Run(const std::function<void()>& on_mounted,
+                   const std::function<void()>& before_teardown,
+                   void (*on_sighup)(int)) {
   std::string opts = "fsname=" + EscapeOpt(options_.fs_name) +
                      ",subtype=luksfs,default_permissions";
   if (options_.read_only) opts += ",ro";
@@ -79,6 +105,13 @@ Status ViewFs::Run(const std::function<void()>& on_mounted) {
     return Status::Unavailable(
         "FUSE mount failed (is /dev/fuse available, and fuse3 installed?)");
   }
+  if (on_sighup != nullptr) {
+    struct sigaction sa = {};
+    sa.sa_handler = on_sighup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, nullptr);
+  }
+  session_.store(se);
   on_mounted();
 
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
@@ -88,6 +121,8 @@ Status ViewFs::Run(const std::function<void()>& on_mounted) {
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
 
+  if (before_teardown) before_teardown();
+  session_.store(nullptr);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   if (rc < 0) {

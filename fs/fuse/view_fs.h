@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -37,8 +38,18 @@ class ViewFs {
   ViewFs(Volume* volume, ViewOptions options);
 
   // Mounts, calls `on_mounted` once the kernel mount exists, serves until
-  // unmounted or signalled (SIGINT, SIGTERM, SIGHUP), then unmounts.
-  Status Run(const std::function<void()>& on_mounted);
+  // unmounted or signalled (SIGINT, SIGTERM), then calls `before_teardown`
+  // (while the session still exists) and unmounts. SIGHUP does not end the
+  // session; it calls `on_sighup` (async-signal-safe work only).
+  Status Run(const std::function<void()>& on_mounted,
+             const std::function<void()>& before_teardown = {},
+             void (*on_sighup)(int) = nullptr);
+
+  // Revocation: drops the volume's keys (every later I/O fails with EIO),
+  // invalidates the kernel's page cache of the view so no cached plaintext
+  // survives, and with `unmount` also detaches the mount so the daemon
+  // exits. Safe from any thread while Run() is serving.
+  void Revoke(bool unmount);
 
   // --- called from the FUSE thunks (view_fs_ops.cc) ---
   Volume& volume() { return *volume_; }
@@ -47,6 +58,9 @@ class ViewFs {
 
  private:
   Volume* volume_;  // not owned; outlives Run()
+  // The live session, set by Run() before on_mounted and cleared after
+  // before_teardown; read by Revoke() from the watcher thread.
+  std::atomic<struct fuse_session*> session_{nullptr};
   ViewOptions options_;
   uid_t uid_;
   gid_t gid_;

@@ -1,0 +1,504 @@
+// The KMS commands: bind/unbind an image to a root key, shred it, wrap and
+// unwrap passphrases (the IBM Cloud WDEK flow), rewrap to a new key, and
+// the key administration verbs of `luksfs kms`.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "common/secure_buffer.h"
+#include "crypto/af.h"
+#include "crypto/base64.h"
+#include "crypto/keyslot_create.h"
+#include "crypto/luks1_writer.h"
+#include "crypto/luks2_metadata.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/image.h"
+#include "fs/cli/secrets.h"
+
+namespace luksfs::cli {
+
+namespace {
+
+// PBKDF2 cost of keyslots holding a generated passphrase. The passphrase
+// has 256 bits of entropy, so the KDF adds nothing to its strength; 1000 is
+// cryptsetup's minimum and keeps KMS mounts fast.
+constexpr uint32_t kGeneratedSlotIterations = 1000;
+
+// 32 random bytes as 64 hex characters, in locked memory.
+Result<SecureBuffer> GeneratePassphrase() {
+  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer raw, SecureBuffer::Create(32));
+  LUKSFS_RETURN_IF_ERROR(crypto::RandomBytes(raw.span()));
+  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer hex, SecureBuffer::Create(64));
+  static const char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < 32; ++i) {
+    hex.data()[2 * i] = kDigits[raw.data()[i] >> 4];
+    hex.data()[2 * i + 1] = kDigits[raw.data()[i] & 15];
+  }
+  return hex;
+}
+
+std::optional<CliError> WriteFileAtomic(const std::string& path,
+                                        const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return CliError{kExitStorage, tmp + ": " + std::strerror(errno)};
+  bool ok = write(fd, text.data(), text.size()) ==
+                static_cast<ssize_t>(text.size()) &&
+            fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    return CliError{kExitStorage, path + ": " + std::strerror(err)};
+  }
+  return std::nullopt;
+}
+
+std::optional<CliError> ReadFirst592(const OpenedImage& image,
+                                     std::vector<uint8_t>* raw) {
+  raw->assign(592, 0);
+  Status s = image.storage->ReadAt(0, *raw);
+  if (!s.ok()) return CliError{kExitStorage, image.path + ": " + s.message()};
+  return std::nullopt;
+}
+
+// Random bytes over [offset, offset+size), as writes of at most 1 MiB.
+Result<std::vector<crypto::ImageWrite>> RandomFill(uint64_t offset,
+                                                   uint64_t size) {
+  std::vector<crypto::ImageWrite> w;
+  for (uint64_t done = 0; done < size;) {
+    const uint64_t n = std::min<uint64_t>(size - done, 1 << 20);
+    crypto::ImageWrite x{offset + done, std::vector<uint8_t>(n)};
+    LUKSFS_RETURN_IF_ERROR(crypto::RandomBytes(x.bytes));
+    w.push_back(std::move(x));
+    done += n;
+  }
+  return w;
+}
+
+std::optional<CliError> Audit(const KmsConfig& kms, const std::string& event,
+                              const std::map<std::string, std::string>& f) {
+  auto log = fs::AuditLog::Open(kms.audit_log);
+  if (!log.ok()) return CliError{kExitUsage, log.status().message()};
+  (*log)->Event(event, f);
+  return std::nullopt;
+}
+
+CliError BadImage(const OpenedImage& image, const Status& s) {
+  return CliError{kExitBadImage, image.path + ": " + s.message()};
+}
+
+// Adds a keyslot holding `pass` (LUKS2: plus the token `binding`). Writes
+// key material first, then the header copies; returns the slot in *slot.
+std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
+                                      std::span<const uint8_t> pass,
+                                      const crypto::UnlockedKey& key,
+                                      KmsBinding* binding) {
+  const crypto::LuksHeader& h = image.header;
+  if (h.version == 2) {
+    crypto::KeyslotSpec spec;
+    spec.kdf.type = crypto::KdfType::kPbkdf2;
+    spec.kdf.hash = "sha256";
+    spec.kdf.iterations = kGeneratedSlotIterations;
+    auto ks = crypto::MakeKeyslot(pass, key.volume_key.span(), spec);
+    if (!ks.ok()) return BadImage(image, ks.status());
+    auto md = crypto::Luks2Metadata::Load(h);
+    if (!md.ok()) return BadImage(image, md.status());
+    auto where = (*md)->PlanKeyslot(ks->material.size(), std::nullopt);
+    if (!where.ok()) return BadImage(image, where.status());
+    Status s = (*md)->AddKeyslot(*where, *ks, spec, key.volume_key.size());
+    binding->keyslot = where->index;
+    auto token = s.ok() ? (*md)->AddToken(BindingToJson(*binding))
+                        : Result<int>(s);
+    if (!token.ok()) return BadImage(image, token.status());
+    binding->token = *token;
+    auto headers = (*md)->EncodeHeaders(image.storage->Size());
+    if (!headers.ok()) return BadImage(image, headers.status());
+    std::vector<crypto::ImageWrite> writes;
+    writes.push_back({where->area_offset, std::move(ks->material)});
+    for (auto& w : *headers) writes.push_back(std::move(w));
+    return ApplyWrites(image, writes);
+  }
+  if (image.path.rfind("s3://", 0) == 0) {
+    return CliError{kExitUsage, image.path +
+                                    ": LUKS1 images in S3 cannot be bound (no "
+                                    "token area); convert to LUKS2 first"};
+  }
+  auto ks = crypto::MakeKeyslot(
+      pass, key.volume_key.span(),
+      crypto::Luks1KeyslotSpec(h, kGeneratedSlotIterations));
+  if (!ks.ok()) return BadImage(image, ks.status());
+  std::vector<uint8_t> raw;
+  if (auto e = ReadFirst592(image, &raw)) return e;
+  int slot = -1;
+  auto writes = crypto::Luks1AddKeyslot(raw, *ks, std::nullopt, &slot);
+  if (!writes.ok()) return BadImage(image, writes.status());
+  binding->keyslot = slot;
+  if (auto e = WriteFileAtomic(SidecarPath(image.path), BindingToJson(*binding)))
+    return e;
+  return ApplyWrites(image, *writes);
+}
+
+// Writes that remove `slots` (and their tokens) and destroy their key
+// material; `wipe_area` overwrites the whole LUKS2 keyslots area.
+std::optional<CliError> RemoveKeyslots(const OpenedImage& image,
+                                       const std::vector<int>& slots,
+                                       bool wipe_area) {
+  const crypto::LuksHeader& h = image.header;
+  std::vector<crypto::ImageWrite> writes;
+  if (h.version == 1) {
+    std::vector<uint8_t> raw;
+    if (auto e = ReadFirst592(image, &raw)) return e;
+    auto w = crypto::Luks1DisableKeyslots(raw, slots);
+    if (!w.ok()) return BadImage(image, w.status());
+    return ApplyWrites(image, *w);
+  }
+  auto md = crypto::Luks2Metadata::Load(h);
+  if (!md.ok()) return BadImage(image, md.status());
+  for (int slot : slots) {
+    Status s = (*md)->RemoveKeyslot(slot);
+    if (!s.ok()) return BadImage(image, s);
+    for (const crypto::Keyslot& ks : h.keyslots) {
+      if (ks.index != slot || wipe_area) continue;
+      auto fill = RandomFill(ks.area_offset, ks.area_size);
+      if (!fill.ok()) return BadImage(image, fill.status());
+      for (auto& w : *fill) writes.push_back(std::move(w));
+    }
+  }
+  if (wipe_area) {
+    auto fill = RandomFill(2 * h.hdr_size, h.keyslots_size);
+    if (!fill.ok()) return BadImage(image, fill.status());
+    for (auto& w : *fill) writes.push_back(std::move(w));
+  }
+  auto headers = (*md)->EncodeHeaders(image.storage->Size());
+  if (!headers.ok()) return BadImage(image, headers.status());
+  for (auto& w : *headers) writes.push_back(std::move(w));
+  return ApplyWrites(image, writes);
+}
+
+Result<SecureBuffer> ReadWholeFile(const std::string& path) {
+  SecretOptions o;
+  o.key_file = path;
+  return ReadSecret(o, path);
+}
+
+}  // namespace
+
+int RunBind(const Command& cmd) {
+  OpenedImage image;
+  if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
+  crypto::DataLayout layout;
+  if (auto e = CheckImage(image, &layout)) return Report(*e);
+  std::optional<KmsBinding> existing;
+  if (auto e = FindBinding(image, &existing)) return Report(*e);
+  if (existing) {
+    return Report({kExitUsage, cmd.image + ": already bound to " +
+                                   existing->kms + " (keyslot " +
+                                   std::to_string(existing->keyslot) +
+                                   "); unbind it first"});
+  }
+  SecretOptions secret = cmd.secret;
+  Unlocked unlocked;
+  if (secret.passphrase_file.empty() && secret.key_file.empty() &&
+      !isatty(STDIN_FILENO)) {
+    return Report({kExitUsage, cmd.image + ": bind needs the image's current "
+                                           "secret: --passphrase-file or "
+                                           "--key-file"});
+  }
+  if (auto e = UnlockImage(image, secret, cmd.kms, nullptr, &unlocked)) {
+    return Report(*e);
+  }
+  std::string uri = cmd.kms.uri;
+  if (cmd.kms.create_key) {
+    kms::NewKeyAttributes attrs;
+    attrs.name = "luksfs-" + image.header.uuid;
+    attrs.identifier = image.header.uuid;
+    auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
+    if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
+    uri = *created;
+  }
+  auto client = kms::OpenKms(uri, cmd.kms.options);
+  if (!client.ok()) return Report(KmsError("KMS " + uri, client.status()));
+  auto pass = GeneratePassphrase();
+  if (!pass.ok()) return Report({kExitBadImage, pass.status().message()});
+  auto wrapped = (*client)->Wrap(pass->span());
+  if (!wrapped.ok()) return Report(KmsError("KMS " + uri, wrapped.status()));
+
+  KmsBinding binding;
+  binding.kms = uri;
+  binding.key_id = (*client)->key_id();
+  binding.wrapped = std::move(wrapped).value();
+  binding.created = NowRfc3339();
+  if (auto e = AddKmsKeyslot(image, pass->span(), unlocked.key, &binding)) {
+    return Report(*e);
+  }
+  // Prove it: re-read the header and open the new slot with the passphrase.
+  OpenedImage again;
+  if (auto e = OpenImage(cmd.image, false, cmd.storage, &again)) return Report(*e);
+  crypto::UnlockedKey check;
+  if (auto e = UnlockWithPassphrase(again, pass->span(), binding.keyslot,
+                                    cmd.secret.max_kdf_memory_kib, &check)) {
+    return Report({kExitBadImage, "BUG: the new keyslot does not open: " +
+                                      e->message});
+  }
+  if (!check.volume_key.Equals(unlocked.key.volume_key.span())) {
+    return Report({kExitBadImage, "BUG: the new keyslot holds another key"});
+  }
+  if (auto e = Audit(cmd.kms, "bind",
+                     {{"image_uuid", image.header.uuid}, {"kms", uri},
+                      {"key_id", binding.key_id},
+                      {"keyslot", std::to_string(binding.keyslot)}})) {
+    return Report(*e);
+  }
+  std::cout << cmd.image << ": bound to " << uri << " (keyslot "
+            << binding.keyslot
+            << (binding.token >= 0 ? ", token " + std::to_string(binding.token)
+                                   : ", sidecar " + SidecarPath(cmd.image))
+            << ")\n";
+  return kExitOk;
+}
+
+int RunUnbind(const Command& cmd) {
+  OpenedImage image;
+  if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
+  std::optional<KmsBinding> binding;
+  if (auto e = FindBinding(image, &binding)) return Report(*e);
+  if (!binding) {
+    return Report({kExitUsage, cmd.image + ": not bound to a KMS"});
+  }
+  size_t others = 0;
+  for (const auto& ks : image.header.keyslots) {
+    if (ks.index != binding->keyslot && ks.type != "reencrypt") ++others;
+  }
+  if (others == 0) {
+    return Report({kExitUsage, cmd.image + ": keyslot " +
+                                   std::to_string(binding->keyslot) +
+                                   " is the only one; unbinding would make the "
+                                   "image unopenable (use shred for that)"});
+  }
+  bool has_slot = false;
+  for (const auto& ks : image.header.keyslots) {
+    has_slot = has_slot || ks.index == binding->keyslot;
+  }
+  if (has_slot) {
+    if (auto e = RemoveKeyslots(image, {binding->keyslot}, false)) return Report(*e);
+  } else if (image.header.version == 2) {
+    auto md = crypto::Luks2Metadata::Load(image.header);
+    Status s = md.ok() ? (*md)->RemoveToken(binding->token) : md.status();
+    auto headers = s.ok() ? (*md)->EncodeHeaders(image.storage->Size())
+                          : Result<std::vector<crypto::ImageWrite>>(s);
+    if (!headers.ok()) return Report(BadImage(image, headers.status()));
+    if (auto e = ApplyWrites(image, *headers)) return Report(*e);
+  }
+  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (auto e = Audit(cmd.kms, "unbind",
+                     {{"image_uuid", image.header.uuid}, {"kms", binding->kms},
+                      {"keyslot", std::to_string(binding->keyslot)}})) {
+    return Report(*e);
+  }
+  std::cout << cmd.image << ": unbound from " << binding->kms << " (keyslot "
+            << binding->keyslot << " removed)\n";
+  return kExitOk;
+}
+
+int RunShred(const Command& cmd) {
+  OpenedImage image;
+  if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
+  if (!cmd.yes) {
+    if (!isatty(STDIN_FILENO)) {
+      return Report({kExitUsage, cmd.image + ": shred destroys every key; "
+                                             "confirm with --yes"});
+    }
+    std::cerr << "This destroys every keyslot of " << cmd.image
+              << " and its KMS key: the data can never be read again.\n"
+              << "Type YES to continue: " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "YES") return Report({kExitUsage, cmd.image + ": not shredded"});
+  }
+  std::optional<KmsBinding> binding;
+  if (auto e = FindBinding(image, &binding)) return Report(*e);
+  std::string kms_result = "no KMS binding";
+  if (binding) {
+    auto client = kms::OpenKms(binding->kms, cmd.kms.options);
+    if (!client.ok()) {
+      kms_result = "KMS not reached: " + client.status().message();
+    } else {
+      Status r = (*client)->Revoke("shred");
+      Status d = (*client)->Destroy();
+      kms_result = std::string("key ") + (r.ok() ? "revoked" : "not revoked (" + r.message() + ")") +
+                   ", " + (d.ok() ? "destroyed" : "not destroyed (" + d.message() + ")");
+    }
+  }
+  std::vector<int> slots;
+  for (const auto& ks : image.header.keyslots) slots.push_back(ks.index);
+  if (auto e = RemoveKeyslots(image, slots, true)) return Report(*e);
+  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (auto e = Audit(cmd.kms, "shred",
+                     {{"image_uuid", image.header.uuid},
+                      {"kms", binding ? binding->kms : ""},
+                      {"keyslots_wiped", std::to_string(slots.size())},
+                      {"kms_result", kms_result}})) {
+    return Report(*e);
+  }
+  std::cout << cmd.image << ": shredded: " << slots.size()
+            << " keyslot(s) wiped; " << kms_result << "\n";
+  return kExitOk;
+}
+
+int RunWrap(const Command& cmd) {
+  auto plain = ReadWholeFile(cmd.in_file);
+  if (!plain.ok()) return Report({kExitStorage, plain.status().message()});
+  auto client = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
+  if (!client.ok()) return Report(KmsError("KMS " + cmd.kms.uri, client.status()));
+  auto wrapped = (*client)->Wrap(plain->span());
+  plain->Wipe();
+  if (!wrapped.ok()) return Report(KmsError("KMS " + cmd.kms.uri, wrapped.status()));
+  const std::string text = crypto::Base64Encode(*wrapped) + "\n";
+  if (cmd.out_file.empty() || cmd.out_file == "-") {
+    std::cout << text;
+  } else if (auto e = WriteFileAtomic(cmd.out_file, text)) {
+    return Report(*e);
+  }
+  if (auto e = Audit(cmd.kms, "wrap", {{"kms", cmd.kms.uri},
+                                       {"key_id", (*client)->key_id()}})) {
+    return Report(*e);
+  }
+  return kExitOk;
+}
+
+namespace {
+
+Result<std::vector<uint8_t>> ReadWdek(const std::string& path) {
+  SecretOptions o;
+  o.key_file = path;
+  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer text, ReadSecret(o, path));
+  std::string b64;
+  for (uint8_t c : text.span()) {
+    if (!std::isspace(c)) b64 += static_cast<char>(c);
+  }
+  return crypto::Base64Decode(b64);
+}
+
+}  // namespace
+
+int RunUnwrap(const Command& cmd) {
+  auto wdek = ReadWdek(cmd.in_file);
+  if (!wdek.ok()) return Report({kExitUsage, cmd.in_file + ": " + wdek.status().message()});
+  auto client = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
+  if (!client.ok()) return Report(KmsError("KMS " + cmd.kms.uri, client.status()));
+  auto plain = (*client)->Unwrap(*wdek);
+  if (auto e = Audit(cmd.kms, "unwrap",
+                     {{"kms", cmd.kms.uri}, {"key_id", (*client)->key_id()},
+                      {"result", plain.ok() ? "ok" : plain.status().message()}})) {
+    return Report(*e);
+  }
+  if (!plain.ok()) return Report(KmsError("KMS " + cmd.kms.uri, plain.status()));
+  int fd = STDOUT_FILENO;
+  if (!cmd.out_file.empty() && cmd.out_file != "-") {
+    fd = open(cmd.out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Report({kExitStorage, cmd.out_file + ": " + std::strerror(errno)});
+  }
+  const bool ok = write(fd, plain->data(), plain->size()) ==
+                  static_cast<ssize_t>(plain->size());
+  if (fd != STDOUT_FILENO) close(fd);
+  if (!ok) return Report({kExitStorage, "cannot write the passphrase"});
+  return kExitOk;
+}
+
+int RunRewrap(const Command& cmd) {
+  std::optional<KmsBinding> binding;
+  OpenedImage image;
+  std::vector<uint8_t> old_blob;
+  std::string old_uri = cmd.from_uri;
+  if (!cmd.image.empty()) {
+    if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
+    if (auto e = FindBinding(image, &binding)) return Report(*e);
+    if (!binding) return Report({kExitUsage, cmd.image + ": not bound to a KMS"});
+    old_uri = binding->kms;
+    old_blob = binding->wrapped;
+  } else {
+    auto wdek = ReadWdek(cmd.in_file);
+    if (!wdek.ok()) return Report({kExitUsage, cmd.in_file + ": " + wdek.status().message()});
+    old_blob = std::move(wdek).value();
+  }
+  auto from = kms::OpenKms(old_uri, cmd.kms.options);
+  if (!from.ok()) return Report(KmsError("KMS " + old_uri, from.status()));
+  auto plain = (*from)->Unwrap(old_blob);
+  if (!plain.ok()) return Report(KmsError("KMS " + old_uri, plain.status()));
+  auto to = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
+  if (!to.ok()) return Report(KmsError("KMS " + cmd.kms.uri, to.status()));
+  auto blob = (*to)->Wrap(plain->span());
+  plain->Wipe();
+  if (!blob.ok()) return Report(KmsError("KMS " + cmd.kms.uri, blob.status()));
+  if (binding) {
+    KmsBinding nb = *binding;
+    nb.kms = cmd.kms.uri;
+    nb.key_id = (*to)->key_id();
+    nb.wrapped = *blob;
+    nb.created = NowRfc3339();
+    if (image.header.version == 2) {
+      auto md = crypto::Luks2Metadata::Load(image.header);
+      Status s = md.ok() ? (*md)->RemoveToken(binding->token) : md.status();
+      auto t = s.ok() ? (*md)->AddToken(BindingToJson(nb)) : Result<int>(s);
+      auto headers = t.ok() ? (*md)->EncodeHeaders(image.storage->Size())
+                            : Result<std::vector<crypto::ImageWrite>>(t.status());
+      if (!headers.ok()) return Report(BadImage(image, headers.status()));
+      if (auto e = ApplyWrites(image, *headers)) return Report(*e);
+    } else if (auto e = WriteFileAtomic(SidecarPath(cmd.image), BindingToJson(nb))) {
+      return Report(*e);
+    }
+    std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
+              << cmd.kms.uri << "\n";
+  } else {
+    const std::string text = crypto::Base64Encode(*blob) + "\n";
+    if (cmd.out_file.empty() || cmd.out_file == "-") {
+      std::cout << text;
+    } else if (auto e = WriteFileAtomic(cmd.out_file, text)) {
+      return Report(*e);
+    }
+  }
+  if (auto e = Audit(cmd.kms, "rewrap",
+                     {{"image_uuid", binding ? image.header.uuid : ""},
+                      {"from", old_uri}, {"to", cmd.kms.uri}})) {
+    return Report(*e);
+  }
+  return kExitOk;
+}
+
+int RunKmsAdmin(const Command& cmd) {
+  const std::string& uri = cmd.kms.uri;
+  if (cmd.kms_verb == "create-key") {
+    kms::NewKeyAttributes attrs;
+    attrs.name = "luksfs";
+    auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
+    if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
+    std::cout << *created << "\n";
+    return kExitOk;
+  }
+  auto client = kms::OpenKms(uri, cmd.kms.options);
+  if (!client.ok()) return Report(KmsError("KMS " + uri, client.status()));
+  if (cmd.kms_verb == "state") {
+    auto st = (*client)->State();
+    if (!st.ok()) return Report(KmsError("KMS " + uri, st.status()));
+    std::cout << uri << ": " << kms::KeyStateName(*st) << "\n";
+    return kExitOk;
+  }
+  Status s = cmd.kms_verb == "revoke" ? (*client)->Revoke("cessation")
+                                      : (*client)->Destroy();
+  if (auto e = Audit(cmd.kms, cmd.kms_verb == "revoke" ? "revoke" : "destroy",
+                     {{"kms", uri}, {"result", s.ok() ? "ok" : s.message()}})) {
+    return Report(*e);
+  }
+  if (!s.ok()) return Report(KmsError("KMS " + uri, s));
+  std::cout << uri << ": " << (cmd.kms_verb == "revoke" ? "revoked" : "destroyed")
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace luksfs::cli
