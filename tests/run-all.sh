@@ -1,0 +1,139 @@
+#!/bin/bash
+# The `make check` runner.
+#
+#   tests/run-all.sh [UNIT_TEST_BINARY...]
+#
+# Runs, one test each: every unit-test binary given as an argument (gtest), tests/check-layering.sh,
+# every libFuzzer binary build/fuzz/*_fuzz for FUZZ_SECONDS (default 20) over a seed corpus made now
+# with cryptsetup (LUKS1/LUKS2 headers), and every tests/integration/*.sh (under `timeout 300`).
+# Each prints "PASS name (Ns)" or "FAIL name (Ns)" plus the tail of its log on failure; logs are
+# kept in $TEST_LOG_DIR (default build/test-logs). The last line is "N passed, N failed"; the exit
+# status is non-zero if anything failed or nothing ran.
+#
+# Environment: ONLY=REGEX runs only tests whose name matches; FUZZ_SECONDS=0 skips fuzzing;
+# LUKSFS=path overrides build/luksfs for the integration scripts.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOG_DIR="${TEST_LOG_DIR:-$ROOT/build/test-logs}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+ONLY="${ONLY:-}"
+mkdir -p "$LOG_DIR"
+passed=0
+failed=0
+
+selected() { [[ -z "$ONLY" || "$1" =~ $ONLY ]]; }
+
+# run_test NAME CMD...: run one test with its output in $LOG_DIR/NAME.log
+run_test() {
+    local name="$1"
+    shift
+    selected "$name" || return 0
+    local log="$LOG_DIR/${name//\//_}.log" start=$SECONDS rc
+    "$@" </dev/null >"$log" 2>&1
+    rc=$?
+    local took=$((SECONDS - start))
+    if ((rc == 0)); then
+        printf 'PASS %s (%ss)\n' "$name" "$took"
+        passed=$((passed + 1))
+    else
+        printf 'FAIL %s (%ss)\n' "$name" "$took"
+        failed=$((failed + 1))
+        if [[ "$name" == unit/* ]]; then
+            grep -E '^\[  FAILED  \]|Failure|error:' "$log" | head -20 | sed 's/^/    /'
+        fi
+        ((rc == 124)) && echo "    (timed out)"
+        tail -n 25 "$log" | sed 's/^/    | /'
+        echo "    full log: $log"
+    fi
+}
+
+# --- unit tests ----------------------------------------------------------------------------------
+run_unit() {
+    local bin="$1"
+    [[ -x "$bin" ]] || { echo "unit test binary $bin missing (build failed?)"; return 1; }
+    "$bin" --gtest_color=no
+}
+for bin in "$@"; do
+    run_test "unit/$(basename "$bin")" run_unit "$bin"
+done
+
+# --- layering ------------------------------------------------------------------------------------
+run_test check-layering "$ROOT/tests/check-layering.sh"
+
+# --- fuzzers -------------------------------------------------------------------------------------
+# make_seed_corpus DIR: LUKS1/LUKS2 headers made by cryptsetup (cheap KDFs), LUKS2 JSON areas, and
+# a qemu-img LUKS1 header.
+make_seed_corpus() {
+    local dir="$1" tmp
+    tmp="$(mktemp -d)"
+    mkdir -p "$dir"
+    (
+        set -e
+        cd "$tmp"
+        printf 'seed' >pw
+        truncate -s 4M l1.img l1e.img l2.img l2e.img l2s.img
+        cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations 1000 --key-file pw l1.img
+        cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations 1000 --key-file pw \
+            --cipher aes-cbc-essiv:sha256 --key-size 256 --hash sha1 l1e.img
+        cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file pw \
+            --luks2-metadata-size 16k --luks2-keyslots-size 512k l2.img
+        cryptsetup luksFormat -q --type luks2 --pbkdf argon2id --pbkdf-force-iterations 4 --pbkdf-memory 32768 \
+            --pbkdf-parallel 2 --key-file pw --cipher aes-cbc-essiv:sha256 --key-size 256 \
+            --luks2-metadata-size 16k --luks2-keyslots-size 512k --label seed l2e.img
+        cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file pw \
+            --luks2-metadata-size 16k --luks2-keyslots-size 512k l2s.img
+        cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file pw l2s.img pw
+        head -c 65536 l1.img >"$dir/luks1-xts.bin"
+        head -c 65536 l1e.img >"$dir/luks1-essiv.bin"
+        head -c 32768 l2.img >"$dir/luks2-hdr.bin"
+        head -c 1048576 l2.img >"$dir/luks2-1m.bin"
+        head -c 32768 l2e.img >"$dir/luks2-argon2-hdr.bin"
+        head -c 32768 l2s.img >"$dir/luks2-2slots-hdr.bin"
+        for f in l2 l2e l2s; do
+            cryptsetup luksDump --dump-json-metadata "$f.img" >"$dir/json-$f.json"
+        done
+        for _ in 1 2 3 4 5 6; do  # qemu's PBKDF2 benchmark sometimes fails: "Unable to get accurate CPU usage"
+            qemu-img create -q -f luks --object secret,id=s,file=pw -o key-secret=s,iter-time=10 q.img 1M && break
+        done
+        head -c 65536 q.img >"$dir/qemu-luks1.bin"
+    ) >"$LOG_DIR/fuzz-seeds.log" 2>&1
+    local rc=$?
+    rm -rf "$tmp"
+    return $rc
+}
+
+run_fuzzer() {
+    local bin="$1" corpus="$2"
+    "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus"
+}
+
+shopt -s nullglob
+fuzzers=("$ROOT"/build/fuzz/*_fuzz)
+if ((FUZZ_SECONDS > 0 && ${#fuzzers[@]} > 0)); then
+    seeds="$(mktemp -d)"
+    if make_seed_corpus "$seeds/seeds"; then
+        for bin in "${fuzzers[@]}"; do
+            name="fuzz/$(basename "$bin")"
+            selected "$name" || continue
+            corpus="$seeds/$(basename "$bin")"
+            cp -r "$seeds/seeds" "$corpus"
+            run_test "$name" run_fuzzer "$bin" "$corpus"
+        done
+    else
+        printf 'FAIL fuzz-seed-corpus (0s)\n'
+        tail -n 10 "$LOG_DIR/fuzz-seeds.log" | sed 's/^/    | /'
+        failed=$((failed + 1))
+    fi
+    rm -rf "$seeds"
+fi
+
+# --- integration ---------------------------------------------------------------------------------
+for script in "$ROOT"/tests/integration/*.sh; do
+    run_test "integration/$(basename "$script" .sh)" timeout -k 10 300 "$script"
+done
+
+total=$((passed + failed))
+printf '%d passed, %d failed\n' "$passed" "$failed"
+((failed == 0 && total > 0))
