@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the main job end to end. Makes a small LUKS2 image with cryptsetup, mounts its
 # plaintext view with luksfs, writes and reads back through the view, checks the image holds only
-# ciphertext, unmounts, remounts read-only and reads the message again.
+# ciphertext, then binds it to a root key in a local keystore, mounts it with no passphrase, and
+# revokes the key: the view goes dark.
 #
 # Needs build/luksfs (`make all`), cryptsetup-bin and fuse3 (`make deps`), and /dev/fuse.
 # LUKSFS=path overrides the binary.
@@ -76,11 +77,38 @@ n="$(grep -a -c -F -- "$MSG" "$IMG" || true)"
 printf 'lines of %s containing the message: %s\n' "$IMG" "$n"
 [ "$n" = 0 ] || die "plaintext found in the image"
 
-step "remount read-only, read the message again"
-"$LUKSFS" mount --read-only --key-file "$PW" "$IMG" "$MNT"
+step "KMS: a root key in a local keystore (file:), sealed by its own passphrase"
+export LUKSFS_KEYSTORE_KDF=interactive   # keep the demo quick
+(umask 077 && head -c 18 /dev/urandom | base64 >keystore.pw)
+KEY="file:$DIR/keys.db#demo"
+"$LUKSFS" kms create-key "$KEY" --keystore-passphrase-file keystore.pw
+
+step "bind: a new keyslot holds a generated passphrase, wrapped by that key (token luksfs-kms)"
+"$LUKSFS" bind "$IMG" --kms "$KEY" --key-file "$PW" --keystore-passphrase-file keystore.pw
+cryptsetup token export --token-id 0 "$IMG" | cut -c1-100; echo ...
+
+step "mount with no passphrase: the KMS unwraps it; read the message again"
+"$LUKSFS" mount "$IMG" "$MNT" --keystore-passphrase-file keystore.pw --kms-poll 1
 got="$(dd if="$MNT/disk.raw" bs=1 skip="$OFFSET" count=$((${#MSG} + 1)) status=none)"
 printf 'read back: %s\n' "$got"
-[ "$got" = "$MSG" ] || die "after remount, read back '$got'"
+[ "$got" = "$MSG" ] || die "after the KMS mount, read back '$got'"
+
+step "revoke the root key: the mount drops its keys and the view goes dark"
+"$LUKSFS" kms revoke "$KEY" --keystore-passphrase-file keystore.pw
+dark=no
+for _ in $(seq 30); do
+    if ! err="$(dd if="$MNT/disk.raw" of=/dev/null bs=4096 count=1 status=none 2>&1)"; then
+        dark=yes
+        printf 'read now fails: %s\n' "${err##*: }"
+        break
+    fi
+    sleep 0.1
+done
+[ "$dark" = yes ] || die "the view still serves plaintext after the revocation"
 "$LUKSFS" umount "$MNT"
+if "$LUKSFS" mount "$IMG" "$MNT" --keystore-passphrase-file keystore.pw 2>err.txt; then
+    die "mounted under a revoked key"
+fi
+printf 'a new mount is refused (exit 5): %s\n' "$(cat err.txt)"
 
 echo "demo: OK"
