@@ -96,29 +96,37 @@ deps:
 
 # The README's test command. Installs what is missing, builds, runs every
 # unit test binary and integration script, and prints "N passed, N failed".
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS) fuzz
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(TEST_BINS) fuzz
 	@tests/run-all.sh $(TEST_BINS)
 
 check-layering:
 	@tests/check-layering.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@contrib/demo.sh
 
 # libFuzzer targets (*_fuzz.cc), built with clang; `make check` runs each
-# one for a short time over a seed corpus made at test time.
+# one for a short time over a seed corpus made at test time. The library
+# sources are compiled once, instrumented, and shared by every target.
 FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
-FUZZ_FLAGS := -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
-              -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
+FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
 fuzz: $(FUZZ_BINS)
-$(BUILD)/fuzz/%_fuzz: $(FUZZ_SRCS) $(FUZZ_LIB_SRCS) $(wildcard common/*.h crypto/*.h kms-client/*.h)
+$(BUILD)/fuzzobj/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $(filter %/$*_fuzz.cc,$(FUZZ_SRCS)) $(FUZZ_LIB_SRCS) $(PKG_LIBS)
+	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/%_fuzz: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ \
+	    $(filter %/$*_fuzz.cc,$(FUZZ_SRCS)) $(FUZZ_LIB_OBJS) $(PKG_LIBS)
+-include $(FUZZ_LIB_OBJS:.o=.d)
 
 bench: deps all
 	@contrib/bench/run.sh

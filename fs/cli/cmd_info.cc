@@ -194,6 +194,9 @@ int RunCheck(const std::string& path, const SecretOptions& secret,
              const fs::StorageOptions& storage) {
   OpenedImage image;
   if (auto e = OpenImage(path, false, storage, &image)) return Report(*e);
+  // The same verdict as mount: an image luksfs cannot serve fails here too.
+  crypto::DataLayout layout;
+  if (auto e = CheckImage(image, &layout)) return Report(*e);
   Unlocked unlocked;
   if (auto e = UnlockImage(image, secret, kms, nullptr, &unlocked)) {
     return Report(*e);

@@ -51,6 +51,16 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
     return CliError{kExitMount,
                     in.mountpoint + ": mountpoint is not a directory"};
   }
+  // Refuse to stack a second view on a mount point: two read-write daemons
+  // over one image would corrupt it.
+  struct stat parent;
+  const std::string up = in.mountpoint + "/..";
+  if (stat(up.c_str(), &parent) == 0 &&
+      (parent.st_dev != st.st_dev || parent.st_ino == st.st_ino)) {
+    return CliError{kExitMount, in.mountpoint +
+                                    ": mountpoint is busy: something is "
+                                    "already mounted there"};
+  }
   if (realpath(in.mountpoint.c_str(), buf) == nullptr) {
     return CliError{kExitMount, in.mountpoint + ": " + std::strerror(errno)};
   }
