@@ -1,5 +1,7 @@
 #include "fs/volume.h"
 
+#include "fs/scratch.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -8,13 +10,8 @@ namespace luksfs::fs {
 
 namespace {
 
-// Per-thread scratch for unaligned reads and for the ciphertext of writes.
-// Grows to the largest request seen by this thread and is then reused, so
-// the hot path does not allocate.
 std::span<uint8_t> Scratch(size_t n) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < n) buf.resize(n);
-  return {buf.data(), n};
+  return ThreadScratch(ScratchSlot::kVolume, n);
 }
 
 }  // namespace
@@ -96,6 +93,9 @@ Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
 
 Status Volume::Flush() { return storage_->Flush(); }
 
-void Volume::DropKeys() { engine_->DropKeys(); }
+void Volume::DropKeys() {
+  engine_->DropKeys();
+  WipeAllScratch();  // no plaintext outlives the key in our buffers either
+}
 
 }  // namespace luksfs::fs

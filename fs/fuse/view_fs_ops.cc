@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "fs/fuse/errno_map.h"
 #include "fs/fuse/view_fs.h"
+#include "fs/scratch.h"
 
 namespace luksfs::fs {
 
@@ -40,25 +41,10 @@ void Guarded(fuse_req_t req, F&& body) {
   }
 }
 
-// A per-thread, page-aligned buffer for read replies: allocated once per
-// FUSE worker at the largest request size, then reused.
+// Read replies go through a per-thread, page-aligned buffer that
+// Volume::DropKeys() wipes (fs/scratch.h).
 uint8_t* ReadBuffer(size_t n) {
-  struct Buf {
-    uint8_t* p = nullptr;
-    size_t size = 0;
-    ~Buf() { std::free(p); }
-  };
-  thread_local Buf buf;
-  if (buf.size < n) {
-    std::free(buf.p);
-    buf.size = (n + 4095) / 4096 * 4096;
-    buf.p = static_cast<uint8_t*>(std::aligned_alloc(4096, buf.size));
-    if (buf.p == nullptr) {
-      buf.size = 0;
-      throw std::bad_alloc();
-    }
-  }
-  return buf.p;
+  return ThreadScratch(ScratchSlot::kReply, n).data();
 }
 
 void Init(void* userdata, struct fuse_conn_info* conn) {

@@ -6,7 +6,8 @@
 #   view equals the independent oracle -> the daemon's memory holds the
 #   volume key (positive control) -> revoke the key in the KMS: within the
 #   poll interval plus 1 s reads fail, and the daemon's memory holds no copy
-#   of the volume key or the passphrase -> destroy the key: a new mount is
+#   of the volume key, the passphrase, or plaintext it served (each found
+#   there before the revocation, as a control) -> destroy the key: a new mount is
 #   refused with exit 5 and a clear message.
 
 KMS_POLL=2
@@ -54,6 +55,17 @@ kms_e2e() {
     local rc=$?
     set -e
     ((rc == 1)) || fail "positive control: the volume key should be in the live daemon's memory: $(cat "$WORK/scan0.out")"
+    # Plaintext too: drop the kernel's cached pages, read a region through the
+    # daemon, and take 64 bytes of its known plaintext as a needle.
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    dd if="$(view_file "$mnt")" of=/dev/null bs=65536 skip=37 count=1 status=none
+    dd if="$plain" of="$WORK/plain.needle" bs=1 skip=$((37 * 65536 + 1000)) count=64 status=none
+    set +e
+    "$PY" "$REPO_ROOT/tests/kms/memscan.py" "$pid" "$WORK/plain.needle" >"$WORK/scanp.out"
+    rc=$?
+    set -e
+    ((rc == 1)) || fail "positive control: freshly read plaintext should be in the daemon's memory: $(cat "$WORK/scanp.out")"
 
     log "revoke the key in the KMS"
     assert_exit 0 "$LUKSFS" kms revoke "$uri" "${opts[@]}"
@@ -61,7 +73,9 @@ kms_e2e() {
     local start_ns end_ns
     start_ns=$(date +%s%N)
     while (( $(date +%s%N) - start_ns < (deadline * 1000000000) )); do
-        if ! dd if="$(view_file "$mnt")" of=/dev/null bs=4096 count=1 iflag=direct status=none 2>/dev/null; then
+        # Re-read the needle's region: the last plaintext served before the
+        # revocation is then exactly what the scan below looks for.
+        if ! dd if="$(view_file "$mnt")" of=/dev/null bs=65536 skip=37 count=1 iflag=direct status=none 2>/dev/null; then
             dark=1
             break
         fi
@@ -73,11 +87,12 @@ kms_e2e() {
     cat "$(view_file "$mnt")" >/dev/null 2>&1 && fail "buffered read after revocation succeeded (page cache?)"
     sleep 0.3
     set +e
-    "$PY" "$REPO_ROOT/tests/kms/memscan.py" "$pid" "$WORK/e2e.vk" "$WORK/generated.pw" >"$WORK/scan1.out"
+    "$PY" "$REPO_ROOT/tests/kms/memscan.py" "$pid" "$WORK/e2e.vk" "$WORK/generated.pw" \
+        "$WORK/plain.needle" >"$WORK/scan1.out"
     rc=$?
     set -e
     cat "$WORK/scan1.out"
-    ((rc == 0)) || fail "key material left in the daemon's memory after revocation"
+    ((rc == 0)) || fail "key material or plaintext left in the daemon's memory after revocation"
     grep -q '"event":"revocation_seen"' "$WORK/audit.log" || fail "no revocation_seen audit line"
     grep -q '"event":"keys_dropped"' "$WORK/audit.log" || fail "no keys_dropped audit line"
     grep -qF "$(cat "$WORK/generated.pw")" "$WORK/audit.log" && fail "the passphrase is in the audit log"
