@@ -133,6 +133,12 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
     const Digest* digest = DigestFor(header, ks->index);
     if (digest == nullptr) continue;  // unbound slot: opens no segment
     Status limit = CheckLimits(*ks, limits);
+    if (limit.ok() && digest->iterations > limits.max_pbkdf2_iterations) {
+      limit = Status::ResourceExhausted(
+          "digest " + std::to_string(digest->index) + ": pbkdf2 iterations " +
+          std::to_string(digest->iterations) + " exceed the limit of " +
+          std::to_string(limits.max_pbkdf2_iterations));
+    }
     if (!limit.ok()) {
       if (skipped.ok()) skipped = limit;
       continue;

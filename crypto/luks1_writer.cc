@@ -25,6 +25,34 @@ void PutBe32(uint8_t* p, uint32_t v) {
   p[3] = v;
 }
 
+// Checks that keyslot `index`'s key material lies between the header and
+// the payload and overlaps no other keyslot's material, as cryptsetup's
+// LUKS_check_keyslots does for every slot: the writers never trust an
+// offset the parser did not validate (it only validates active slots).
+Result<uint64_t> MaterialOffset(const std::vector<uint8_t>& hdr, int index) {
+  const uint32_t key_bytes = Be32(hdr.data() + 108);
+  const uint64_t payload = uint64_t{Be32(hdr.data() + 104)} * 512;
+  const uint64_t size = AfSplitSize(key_bytes, kStripes);
+  auto offset_of = [&](int i) {
+    return uint64_t{Be32(hdr.data() + kKeyblocks + 48 * i + 40)} * 512;
+  };
+  const uint64_t off = offset_of(index);
+  if (key_bytes == 0 || key_bytes > 512 || off < 1024 || payload == 0 ||
+      off + size > payload) {
+    return Status::Corruption("keyslot " + std::to_string(index) +
+                              ": key material offset is outside the header");
+  }
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t other = offset_of(i);
+    if (i != index && off < other + size && other < off + size) {
+      return Status::Corruption("keyslot " + std::to_string(index) +
+                                ": key material overlaps keyslot " +
+                                std::to_string(i));
+    }
+  }
+  return off;
+}
+
 Result<std::vector<uint8_t>> CheckedHeader(std::span<const uint8_t> raw) {
   const uint8_t magic[6] = {'L', 'U', 'K', 'S', 0xba, 0xbe};
   if (raw.size() < kHeaderBytes || std::memcmp(raw.data(), magic, 6) != 0 ||
@@ -73,10 +101,11 @@ Result<std::vector<ImageWrite>> Luks1AddKeyslot(std::span<const uint8_t> raw,
                 : Status::ResourceExhausted("all 8 LUKS1 keyslots are in use");
   }
   uint8_t* kb = hdr.data() + kKeyblocks + 48 * index;
-  const uint64_t material_offset = uint64_t{Be32(kb + 40)} * 512;
-  if (material_offset < 1024 || keyslot.kdf.salt.size() != 32) {
-    return Status::Corruption("keyslot " + std::to_string(index) +
-                              " has no valid key material offset");
+  LUKSFS_ASSIGN_OR_RETURN(const uint64_t material_offset,
+                          MaterialOffset(hdr, index));
+  if (keyslot.kdf.salt.size() != 32 ||
+      keyslot.material.size() != AfSplitSize(Be32(hdr.data() + 108), kStripes)) {
+    return Status::InvalidArgument("keyslot material does not fit LUKS1");
   }
   PutBe32(kb, kActive);
   PutBe32(kb + 4, keyslot.kdf.iterations);
@@ -99,7 +128,8 @@ Result<std::vector<ImageWrite>> Luks1DisableKeyslots(
       return Status::NotFound("keyslot " + std::to_string(i) + " does not exist");
     }
     uint8_t* kb = hdr.data() + kKeyblocks + 48 * i;
-    const uint64_t material_offset = uint64_t{Be32(kb + 40)} * 512;
+    LUKSFS_ASSIGN_OR_RETURN(const uint64_t material_offset,
+                            MaterialOffset(hdr, i));
     ImageWrite wipe{material_offset,
                     std::vector<uint8_t>(AfSplitSize(key_bytes, kStripes))};
     LUKSFS_RETURN_IF_ERROR(RandomBytes(wipe.bytes));

@@ -86,6 +86,17 @@ Status CheckMountable(const LuksHeader& h) {
                                 " data segments; exactly one is supported");
   }
   const Segment& seg = h.segments[0];
+  // A LUKS2 header without its data (cryptsetup --header): the segment
+  // starts inside the header itself, and serving it would let writes to the
+  // view destroy the header.
+  const uint64_t header_end =
+      h.version == 2 ? 2 * h.hdr_size + h.keyslots_size : 0;
+  if (h.version == 2 && seg.offset < header_end) {
+    return Status::NotSupported(
+        "detached header (data segment at byte " + std::to_string(seg.offset) +
+        ", inside the " + std::to_string(header_end) +
+        "-byte header area) is not supported");
+  }
   if (h.key_bytes == 0) {
     return Status::Corruption("no digest covers data segment 0");
   }

@@ -1,5 +1,7 @@
 #include "fs/storage/file_storage.h"
 
+#include "fs/storage/posix_io.h"
+
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -50,21 +52,7 @@ Status FileStorage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
                               std::to_string(offset) + " passes its end (" +
                               std::to_string(size_) + " bytes)");
   }
-  size_t done = 0;
-  while (done < dst.size()) {
-    ssize_t n = pread(fd_, dst.data() + done, dst.size() - done,
-                      static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("read at byte " + std::to_string(offset + done), errno);
-    }
-    if (n == 0) {
-      return Status::Corruption("image shrank: end of file at byte " +
-                                std::to_string(offset + done));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status();
+  return PreadAll(fd_, offset, dst, "image");
 }
 
 Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
@@ -72,18 +60,7 @@ Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (offset > size_ || src.size() > size_ - offset) {
     return Status::InvalidArgument("write passes the end of the image");
   }
-  size_t done = 0;
-  while (done < src.size()) {
-    ssize_t n = pwrite(fd_, src.data() + done, src.size() - done,
-                       static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write at byte " + std::to_string(offset + done),
-                        errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status();
+  return PwriteAll(fd_, offset, src, "image");
 }
 
 Status FileStorage::Flush() {

@@ -1,5 +1,7 @@
 #include "fs/storage/s3_storage.h"
 
+#include "fs/storage/posix_io.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -294,14 +296,10 @@ Status S3Storage::OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const {
     parts = local_.Intersect(offset, offset + dst.size());
   }
   for (const auto& r : parts) {
-    uint64_t done = 0;
-    while (done < r.end - r.begin) {
-      ssize_t n = pread(fd_, dst.data() + (r.begin - offset) + done,
-                        r.end - r.begin - done, static_cast<off_t>(r.begin + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return PosixError(name_ + ": read of the write-back file", n < 0 ? errno : EIO);
-      done += static_cast<uint64_t>(n);
-    }
+    LUKSFS_RETURN_IF_ERROR(PreadAll(
+        fd_, r.begin,
+        dst.subspan(r.begin - offset, r.end - r.begin),
+        name_ + ": write-back file"));
   }
   return Status();
 }
@@ -342,16 +340,8 @@ Status S3Storage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (offset > size_ || src.size() > size_ - offset) {
     return Status::InvalidArgument("write passes the end of the image");
   }
-  size_t done = 0;
-  while (done < src.size()) {
-    ssize_t n = pwrite(fd_, src.data() + done, src.size() - done,
-                       static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(name_ + ": write to the write-back file", errno);
-    }
-    done += static_cast<size_t>(n);
-  }
+  LUKSFS_RETURN_IF_ERROR(
+      PwriteAll(fd_, offset, src, name_ + ": write-back file"));
   std::lock_guard<std::mutex> l(mu_);
   local_.Add(offset, offset + src.size());
   dirty_.Add(offset, offset + src.size());
@@ -379,6 +369,18 @@ void S3Storage::CommitterLoop() {
 }
 
 // REQUIRES: commit_mu_ held.
+// Whether the object still has the ETag the pending writes are based on.
+Status S3Storage::CheckUnchanged(const std::string& etag) const {
+  auto cur = client_->Head(key_);
+  if (!cur.ok()) return cur.status();
+  if (cur->etag != etag) {
+    return Status::IOError("object changed since mount (ETag " + etag + " -> " +
+                               cur->etag + "); not overwriting it",
+                           ESTALE);
+  }
+  return Status();
+}
+
 Status S3Storage::Commit() {
   RangeSet dirty;
   std::string etag;
@@ -396,16 +398,8 @@ Status S3Storage::Commit() {
     std::vector<uint8_t> all(size_);
     s = ReadAll(0, all);
     if (s.ok()) {
-      auto cur = client_->Head(key_);
-      if (!cur.ok()) {
-        s = cur.status();
-      } else if (cur->etag != etag) {
-        s = Status::IOError("object changed since mount (ETag " + etag + " -> " +
-                                cur->etag + "); not overwriting it", ESTALE);
-      } else {
-        auto put = client_->Put(key_, all);
-        s = put.status();
-      }
+      s = CheckUnchanged(etag);
+      if (s.ok()) s = client_->Put(key_, all).status();
     }
   } else {
     s = CommitMultipart(dirty, etag, &new_etag);
@@ -465,15 +459,7 @@ Status S3Storage::CommitMultipart(const RangeSet& dirty, const std::string& etag
     return Status();
   });
   // RGW ignores x-amz-copy-source-if-match: check the base is unchanged.
-  if (s.ok()) {
-    auto cur = client_->Head(key_);
-    if (!cur.ok()) {
-      s = cur.status();
-    } else if (cur->etag != etag) {
-      s = Status::IOError("object changed since mount (ETag " + etag + " -> " +
-                              cur->etag + "); not overwriting it", ESTALE);
-    }
-  }
+  if (s.ok()) s = CheckUnchanged(etag);
   if (s.ok()) s = client_->CompleteMultipartUpload(key_, upload, etags);
   if (!s.ok()) {
     Status a = client_->AbortMultipartUpload(key_, upload);

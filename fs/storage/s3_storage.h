@@ -84,6 +84,7 @@ class S3Storage : public Storage {
   void MaybeReadAhead(uint64_t offset, uint64_t end) const;
   void ClearInflight(uint64_t first, uint64_t n) const;
   Status Commit();
+  Status CheckUnchanged(const std::string& etag) const;
   Status CommitMultipart(const RangeSet& dirty, const std::string& etag,
                          std::string* new_etag);
   void CommitterLoop();

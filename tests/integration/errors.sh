@@ -133,6 +133,14 @@ done
 expect 6 "" - "$LUKSFS" umount "$mnt"
 expect 6 "" - "$LUKSFS" umount "$WORK/no-such-dir"
 
+log "3: a detached LUKS2 header is refused, not served over itself"
+truncate -s 16M detached-data.img
+truncate -s 16M detached-hdr.img
+cryptsetup luksFormat -q --type luks2 "${PBKDF2_ARGS[@]}" --key-file pw \
+    --header detached-hdr.img detached-data.img
+expect 3 "detached header" detached-hdr.img "$LUKSFS" mount --passphrase-file pw detached-hdr.img "$mnt"
+expect 3 "detached header" detached-hdr.img "$LUKSFS" check --passphrase-file pw detached-hdr.img
+
 log "1: usage errors"
 expect 1 "" l2.img "$LUKSFS" mount l2.img "$mnt"                          # no secret, stdin not a TTY
 expect 1 "" l2.img "$LUKSFS" check l2.img                                 # no secret, stdin not a TTY
