@@ -193,7 +193,9 @@ Status Luks2Metadata::RemoveToken(int index) {
   return Status();
 }
 
-std::string Luks2Metadata::Dump() const { return impl_->doc.dump(); }
+std::string Luks2Metadata::Dump() const {
+  return impl_->doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 Result<std::vector<ImageWrite>> Luks2Metadata::EncodeHeaders(
     uint64_t image_size) const {

@@ -101,19 +101,28 @@ struct SectorCipher::Impl {
   std::unique_ptr<XtsBatch> xts;  // batched XTS for 512-byte units, else null
   std::vector<uint8_t> ivs;       // scratch: one IV per unit of a batch
 
+  // The IV generator, resolved once from spec.ivgen (MakeIv runs per unit).
+  enum class IvGen { kPlain, kPlain64, kPlain64Be, kEssiv } ivgen = IvGen::kPlain64;
+
   void MakeIv(uint64_t sector, uint8_t iv[kBlock]) {
     std::memset(iv, 0, kBlock);
-    if (spec.ivgen == "plain") {
-      PutLe64(iv, sector & 0xffffffffu);
-    } else if (spec.ivgen == "plain64be") {
-      for (int i = 0; i < 8; ++i) {
-        iv[kBlock - 1 - i] = static_cast<uint8_t>(sector >> (8 * i));
-      }
-    } else {
-      PutLe64(iv, sector);  // plain64, and the ESSIV input
-      if (spec.ivgen == "essiv") {
+    switch (ivgen) {
+      case IvGen::kPlain:
+        PutLe64(iv, sector & 0xffffffffu);
+        break;
+      case IvGen::kPlain64Be:
+        for (int i = 0; i < 8; ++i) {
+          iv[kBlock - 1 - i] = static_cast<uint8_t>(sector >> (8 * i));
+        }
+        break;
+      case IvGen::kPlain64:
+        PutLe64(iv, sector);
+        break;
+      case IvGen::kEssiv: {
+        PutLe64(iv, sector);
         int n = 0;
         EVP_EncryptUpdate(essiv.get(), iv, &n, iv, kBlock);
+        break;
       }
     }
   }
@@ -137,6 +146,11 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(
   auto impl = std::make_unique<Impl>();
   impl->spec = parsed;
   impl->spec_text = std::string(spec);
+  using IvGen = Impl::IvGen;
+  impl->ivgen = parsed.ivgen == "plain"       ? IvGen::kPlain
+                : parsed.ivgen == "plain64be" ? IvGen::kPlain64Be
+                : parsed.ivgen == "essiv"     ? IvGen::kEssiv
+                                              : IvGen::kPlain64;
   LUKSFS_ASSIGN_OR_RETURN(impl->key, SecureBuffer::CopyOf(key));
   if (!impl->enc || !impl->dec || !impl->essiv) {
     return Status::ResourceExhausted("cannot allocate cipher contexts");

@@ -235,8 +235,14 @@ Result<HttpResponse> HttpClient::SendOnce(
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, &Impl::SslCtx);
-    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &im);
+    // Fail closed: with a libcurl whose TLS backend cannot run the pin
+    // check, certificate checks would otherwise simply be off.
+    if (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, &Impl::SslCtx) !=
+            CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &im) != CURLE_OK) {
+      return Status::NotSupported(
+          "certificate pinning needs libcurl built with OpenSSL");
+    }
   } else {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);

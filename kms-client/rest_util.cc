@@ -1,5 +1,7 @@
 #include "kms-client/rest_util.h"
 
+#include <vector>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -175,12 +177,18 @@ const std::string* JsonString(const nlohmann::json& j, const char* key) {
   return f->get_ptr<const std::string*>();
 }
 
-void WipeJson(nlohmann::json& j) {
-  if (j.is_string()) {
-    std::string* s = j.get_ptr<std::string*>();
-    if (!s->empty()) sodium_memzero(s->data(), s->size());
-  } else if (j.is_structured()) {
-    for (auto& v : j) WipeJson(v);
+void WipeJson(nlohmann::json& root) {
+  // Iterative: a hostile, deeply nested answer must not overflow the stack.
+  std::vector<nlohmann::json*> todo = {&root};
+  while (!todo.empty()) {
+    nlohmann::json* j = todo.back();
+    todo.pop_back();
+    if (j->is_string()) {
+      std::string* s = j->get_ptr<std::string*>();
+      if (!s->empty()) sodium_memzero(s->data(), s->size());
+    } else if (j->is_structured()) {
+      for (auto& v : *j) todo.push_back(&v);
+    }
   }
 }
 

@@ -289,6 +289,9 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Create(
   SSL_CTX* ctx = client->ctx_;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+  // Decrypted records carry unwrapped passphrases (and, in local mode, the
+  // root key): have OpenSSL wipe them once read.
+  SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
   bool alert = false;
   if (!options.client_cert_file.empty()) {
     const std::string& key_file = options.client_key_file.empty()

@@ -44,17 +44,30 @@ Result<SecureBuffer> GeneratePassphrase() {
 
 std::optional<CliError> WriteFileAtomic(const std::string& path,
                                         const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return CliError{kExitStorage, tmp + ": " + std::strerror(errno)};
-  bool ok = write(fd, text.data(), text.size()) ==
-                static_cast<ssize_t>(text.size()) &&
-            fsync(fd) == 0;
+  std::string tmp = path + ".XXXXXX";
+  int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return CliError{kExitStorage, path + ": " + std::strerror(errno)};
+  size_t done = 0;
+  bool ok = fchmod(fd, 0600) == 0;
+  while (ok && done < text.size()) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && fsync(fd) == 0;
+  const int err = errno;
   close(fd);
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
     unlink(tmp.c_str());
-    return CliError{kExitStorage, path + ": " + std::strerror(err)};
+    return CliError{kExitStorage, path + ": " + std::strerror(ok ? errno : err)};
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
   }
   return std::nullopt;
 }
@@ -225,7 +238,7 @@ int RunBind(const Command& cmd) {
   auto client = kms::OpenKms(uri, cmd.kms.options);
   if (!client.ok()) return Report(KmsError("KMS " + uri, client.status()));
   auto pass = GeneratePassphrase();
-  if (!pass.ok()) return Report({kExitBadImage, pass.status().message()});
+  if (!pass.ok()) return Report({kExitUsage, pass.status().message()});
   auto wrapped = (*client)->Wrap(pass->span());
   if (!wrapped.ok()) return Report(KmsError("KMS " + uri, wrapped.status()));
 
@@ -324,15 +337,22 @@ int RunShred(const Command& cmd) {
   std::optional<KmsBinding> binding;
   if (auto e = FindBinding(image, &binding)) return Report(*e);
   std::string kms_result = "no KMS binding";
-  if (binding) {
+  bool kms_failed = false;
+  if (binding && cmd.keep_key) {
+    kms_result = "key " + binding->kms + " kept (--keep-key)";
+  } else if (binding) {
     auto client = kms::OpenKms(binding->kms, cmd.kms.options);
     if (!client.ok()) {
+      kms_failed = true;
       kms_result = "KMS not reached: " + client.status().message();
     } else {
       Status r = (*client)->Revoke("shred");
       Status d = (*client)->Destroy();
-      kms_result = std::string("key ") + (r.ok() ? "revoked" : "not revoked (" + r.message() + ")") +
-                   ", " + (d.ok() ? "destroyed" : "not destroyed (" + d.message() + ")");
+      kms_failed = !d.ok();
+      kms_result = std::string("key ") +
+                   (r.ok() ? "revoked" : "not revoked (" + r.message() + ")") +
+                   ", " +
+                   (d.ok() ? "destroyed" : "not destroyed (" + d.message() + ")");
     }
   }
   std::vector<int> slots;
@@ -348,12 +368,20 @@ int RunShred(const Command& cmd) {
   }
   std::cout << cmd.image << ": shredded: " << slots.size()
             << " keyslot(s) wiped; " << kms_result << "\n";
+  if (kms_failed) {
+    // The keyslots are gone, but copies of the header (backups, object
+    // versions) stay openable while the key lives: say so, exit 5.
+    return Report(KmsError(cmd.image, Status::Unavailable(
+        "keyslots wiped, but the root key was not destroyed: " + kms_result)));
+  }
   return kExitOk;
 }
 
 int RunWrap(const Command& cmd) {
   auto plain = ReadWholeFile(cmd.in_file);
-  if (!plain.ok()) return Report({kExitStorage, plain.status().message()});
+  if (!plain.ok()) {
+    return Report({kExitUsage, cmd.in_file + ": " + plain.status().message()});
+  }
   auto client = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
   if (!client.ok()) return Report(KmsError("KMS " + cmd.kms.uri, client.status()));
   auto wrapped = (*client)->Wrap(plain->span());
@@ -401,8 +429,13 @@ int RunUnwrap(const Command& cmd) {
   if (!plain.ok()) return Report(KmsError("KMS " + cmd.kms.uri, plain.status()));
   int fd = STDOUT_FILENO;
   if (!cmd.out_file.empty() && cmd.out_file != "-") {
-    fd = open(cmd.out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return Report({kExitStorage, cmd.out_file + ": " + std::strerror(errno)});
+    fd = open(cmd.out_file.c_str(),
+              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {  // an existing file keeps its mode
+      const int err = errno;
+      if (fd >= 0) close(fd);
+      return Report({kExitStorage, cmd.out_file + ": " + std::strerror(err)});
+    }
   }
   const bool ok = write(fd, plain->data(), plain->size()) ==
                   static_cast<ssize_t>(plain->size());

@@ -18,7 +18,7 @@ std::string BindingToJson(const KmsBinding& b) {
   j["key_id"] = b.key_id;
   j["wrapped"] = crypto::Base64Encode(b.wrapped);
   j["created"] = b.created;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<KmsBinding> BindingFromJson(const std::string& text) {

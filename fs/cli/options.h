@@ -61,6 +61,7 @@ struct Command {
   std::string help_text;        // kHelp
   KmsConfig kms;                // bind, unbind, shred, wrap, unwrap, rewrap, kms
   bool yes = false;             // shred: no confirmation prompt
+  bool keep_key = false;        // shred: leave the KMS key alone
   std::string in_file;          // wrap: passphrase file; unwrap: WDEK file
   std::string out_file;         // unwrap: where the passphrase goes ("-")
   std::string from_uri;         // rewrap --in: the old key

@@ -65,7 +65,9 @@ void AddKmsVerbOptions(const std::string& verb, po::options_description* visible
     visible->add_options()("create-key", "create a new root key in the KMS");
   }
   if (verb == "shred") {
-    visible->add_options()("yes,y", "do not ask for confirmation");
+    visible->add_options()("yes,y", "do not ask for confirmation")(
+        "keep-key", "do not revoke and destroy the KMS key (it may be "
+                    "shared with other images)");
   }
   if (verb == "wrap" || verb == "unwrap" || verb == "rewrap") {
     visible->add_options()
@@ -130,6 +132,7 @@ std::string ReadKmsVerb(const std::string& verb, const po::variables_map& vm,
   cmd->in_file = Str(vm, "in");
   cmd->out_file = Str(vm, "out");
   cmd->yes = vm.count("yes") > 0;
+  cmd->keep_key = vm.count("keep-key") > 0;
   cmd->from_uri = Str(vm, "from");
   if (verb == "bind") {
     cmd->kind = K::kBind;

@@ -1,5 +1,6 @@
 #include "fs/fuse/view_fs.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -68,11 +69,15 @@ void ViewFs::Revoke(bool unmount) {
   }
   if (unmount) {
     fuse_session_exit(se);
-    // Wake the session's readers: a lazy unmount ends /dev/fuse reads.
-    if (umount2(options_.mountpoint.c_str(), MNT_DETACH) != 0) {
+    // Wake the loop: as root a lazy unmount ends the /dev/fuse reads; in any
+    // case SIGTERM to Run()'s thread interrupts its wait, and Run() then
+    // unmounts through fusermount3 when not root.
+    if (geteuid() == 0 &&
+        umount2(options_.mountpoint.c_str(), MNT_DETACH) != 0) {
       LogError("cannot unmount " + options_.mountpoint + ": " +
                std::strerror(errno));
     }
+    pthread_kill(run_thread_, SIGTERM);
   }
 }
 
@@ -111,6 +116,7 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, nullptr);
   }
+  run_thread_ = pthread_self();
   session_.store(se);
   on_mounted();
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -61,6 +62,7 @@ class ViewFs {
   // The live session, set by Run() before on_mounted and cleared after
   // before_teardown; read by Revoke() from the watcher thread.
   std::atomic<struct fuse_session*> session_{nullptr};
+  pthread_t run_thread_{};  // the thread in Run(); set before session_
   ViewOptions options_;
   uid_t uid_;
   gid_t gid_;

@@ -57,11 +57,15 @@ void Init(void* userdata, struct fuse_conn_info* conn) {
                   FUSE_CAP_SPLICE_MOVE);
 }
 
-void Destroy(void* userdata) {
-  auto* fs = static_cast<ViewFs*>(userdata);
-  if (!fs->options().read_only) {
-    Status s = fs->volume().Flush();
-    if (!s.ok()) LogError("flush at unmount failed: " + s.ToString());
+void Destroy(void* userdata) noexcept {
+  try {
+    auto* fs = static_cast<ViewFs*>(userdata);
+    if (!fs->options().read_only) {
+      Status s = fs->volume().Flush();
+      if (!s.ok()) LogError("flush at unmount failed: " + s.ToString());
+    }
+  } catch (...) {
+    // Never let an exception cross into libfuse's C code.
   }
 }
 
@@ -143,8 +147,12 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
     Result<size_t> n = Fs(req).volume().Read(static_cast<uint64_t>(off),
                                              std::span<uint8_t>(buf, size));
     if (!n.ok()) {
-      LogError("read of " + std::to_string(size) + " bytes at " +
-               std::to_string(off) + ": " + n.status().ToString());
+      // After a revocation every read fails by design; the watcher already
+      // logged it once, so don't flood the log at the guest's I/O rate.
+      if (n.status().code() != Status::Code::kKeyRevoked) {
+        LogError("read of " + std::to_string(size) + " bytes at " +
+                 std::to_string(off) + ": " + n.status().ToString());
+      }
       fuse_reply_err(req, ToErrno(n.status()));
       return;
     }
@@ -164,7 +172,8 @@ void Write(fuse_req_t req, fuse_ino_t, const char* data, size_t size,
         static_cast<uint64_t>(off),
         std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data), size));
     if (!n.ok()) {
-      if (n.status().code() != Status::Code::kResourceExhausted) {
+      if (n.status().code() != Status::Code::kResourceExhausted &&
+          n.status().code() != Status::Code::kKeyRevoked) {
         LogError("write of " + std::to_string(size) + " bytes at " +
                  std::to_string(off) + ": " + n.status().ToString());
       }
