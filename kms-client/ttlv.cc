@@ -383,8 +383,19 @@ std::vector<const TtlvItem*> TtlvItem::FindAll(uint32_t t) const {
   return out;
 }
 
+// An upper bound of the encoded size: every item is an 8-byte header plus
+// its value padded to 8 (scalars take at most 8).
+size_t EncodedSizeBound(const TtlvItem& item) {
+  size_t n = 8 + 8 + (item.bytes.size() + 7) / 8 * 8;
+  for (const TtlvItem& c : item.children) n += EncodedSizeBound(c);
+  return n;
+}
+
 Result<std::vector<uint8_t>> EncodeTtlv(const TtlvItem& item) {
   std::vector<uint8_t> out;
+  // Reserve once: a reallocation would free, unwiped, a buffer holding the
+  // credential or the plaintext being wrapped.
+  out.reserve(EncodedSizeBound(item));
   Status s = EncodeInto(item, out);
   if (!s.ok()) {
     SecureWipe(out.data(), out.size());

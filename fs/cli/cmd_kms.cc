@@ -190,8 +190,10 @@ std::optional<CliError> RemoveKeyslots(const OpenedImage& image,
   }
   auto headers = (*md)->EncodeHeaders(image.storage->Size());
   if (!headers.ok()) return BadImage(image, headers.status());
-  for (auto& w : *headers) writes.push_back(std::move(w));
-  return ApplyWrites(image, writes);
+  // The wipe needs one flush (not one per chunk: on S3 each is a commit),
+  // then each header copy its own, secondary first.
+  if (auto e = ApplyWrites(image, writes, /*flush_each=*/false)) return e;
+  return ApplyWrites(image, *headers);
 }
 
 Result<SecureBuffer> ReadWholeFile(const std::string& path) {

@@ -175,10 +175,15 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
 }
 
 std::optional<CliError> ApplyWrites(const OpenedImage& image,
-                                    const std::vector<crypto::ImageWrite>& w) {
+                                    const std::vector<crypto::ImageWrite>& w,
+                                    bool flush_each) {
   for (const crypto::ImageWrite& x : w) {
     Status s = image.storage->WriteAt(x.offset, x.bytes);
-    if (s.ok()) s = image.storage->Flush();
+    if (s.ok() && flush_each) s = image.storage->Flush();
+    if (!s.ok()) return Err(kExitStorage, image.path, s);
+  }
+  if (!flush_each) {
+    Status s = image.storage->Flush();
     if (!s.ok()) return Err(kExitStorage, image.path, s);
   }
   return std::nullopt;

@@ -76,9 +76,11 @@ std::optional<CliError> FindBinding(const OpenedImage& image,
 // A CliError (exit 5) for a failed KMS operation.
 CliError KmsError(const std::string& what, const Status& s);
 
-// Writes each ImageWrite in order, flushing storage after each one, so
-// key material is durable before the header that points at it.
+// Writes each ImageWrite in order, flushing storage after each one (or,
+// with flush_each false, once after all), so key material is durable
+// before the header that points at it.
 std::optional<CliError> ApplyWrites(const OpenedImage& image,
-                                    const std::vector<crypto::ImageWrite>& w);
+                                    const std::vector<crypto::ImageWrite>& w,
+                                    bool flush_each = true);
 
 }  // namespace luksfs::cli
