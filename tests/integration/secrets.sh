@@ -87,4 +87,19 @@ if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "secret words"; then
     fail "passphrase visible in /proc/$pid/cmdline"
 fi
 umount_view "$mnt"
+
+log "terminal prompt (a real pty from script(1)): no echo, the line without its newline"
+command -v script >/dev/null || fail "script(1) missing (util-linux)"
+set +e
+(sleep 1; printf 'secret words\n') | script -qec "$LUKSFS check a.img" /dev/null >"$WORK/tty.out" 2>&1
+rc=$?
+set -e
+((rc == 0)) || fail "prompted passphrase refused (exit $rc): $(tr '\r\n' '  ' <"$WORK/tty.out")"
+grep -q "Enter passphrase for a.img" "$WORK/tty.out" || fail "no prompt: $(cat "$WORK/tty.out")"
+grep -q "secret words" "$WORK/tty.out" && fail "the passphrase was echoed to the terminal"
+set +e
+(sleep 1; printf 'wrong words\n') | script -qec "$LUKSFS check a.img" /dev/null >"$WORK/tty2.out" 2>&1
+rc=$?
+set -e
+((rc == 2)) || fail "wrong prompted passphrase: exit $rc, want 2"
 pass
