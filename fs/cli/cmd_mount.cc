@@ -163,6 +163,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   vo.read_only = cfg.read_only;
   vo.allow_other = cfg.allow_other;
   vo.direct_io = cfg.direct_io;
+  vo.kernel_readahead_kib = cfg.kernel_readahead_kib;
   vo.debug = cfg.debug && cfg.foreground;
   fs::ViewFs view(&volume, vo);
   // A KMS-unlocked mount is watched: revoking the root key drops the keys.

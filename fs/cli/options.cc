@@ -31,7 +31,7 @@ const std::map<std::string, std::string> kOWords = {
     {"ro", "--read-only"},          {"allow_other", "--allow-other"},
     {"direct_io", "--direct-io"},   {"debug", "--debug"},
     {"foreground", "--foreground"}, {"name=", "--name="},
-    {"threads=", "--threads="},     {"passphrase_file=", "--passphrase-file="},
+    {"threads=", "--threads="},     {"kernel_readahead=", "--kernel-readahead="},     {"passphrase_file=", "--passphrase-file="},
     {"key_file=", "--key-file="},   {"key_slot=", "--key-slot="},
     {"max_kdf_memory=", "--max-kdf-memory="},
     {"s3_endpoint=", "--s3-endpoint="}, {"s3_region=", "--s3-region="},
@@ -73,6 +73,8 @@ po::options_description MountDesc() {
       ("read-only,r", "read-only view")
       ("name", po::value<std::string>(), "view file name (default disk.raw)")
       ("threads", po::value<unsigned>(), "crypto threads (default: CPUs)")
+      ("kernel-readahead", po::value<unsigned>(),
+       "kernel readahead of the view in KiB, 0 = kernel default (1024)")
       ("direct-io", "bypass the kernel page cache")
       ("allow-other", "allow access by other users")
       ("debug,d", "verbose log");
@@ -306,6 +308,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.debug = vm.count("debug") > 0;
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
+    if (vm.count("kernel-readahead")) {
+      m.kernel_readahead_kib = vm["kernel-readahead"].as<unsigned>();
+      if (m.kernel_readahead_kib > 65536) {
+        return Error("mount: --kernel-readahead must be 0..65536 KiB");
+      }
+    }
     if (m.name.empty() || m.name == "." || m.name == ".." ||
         m.name.find('/') != std::string::npos || m.name.size() > 255) {
       return Error("mount: --name must be a plain file name");

@@ -42,6 +42,7 @@ struct MountConfig {
   bool direct_io = false;
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
+  unsigned kernel_readahead_kib = 1024;  // 0: kernel default
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
 };

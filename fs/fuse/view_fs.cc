@@ -2,13 +2,16 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,6 +59,30 @@ void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
   st->st_size = static_cast<off_t>(volume_->Size());
   st->st_blocks = static_cast<blkcnt_t>((volume_->Size() + 511) / 512);
   st->st_blksize = 4096;
+}
+
+// The kernel reads ahead only 128 KiB on a FUSE mount by default; buffered
+// sequential reads measured 1076 MB/s there and 1913 MB/s with 1 MiB.
+void ViewFs::SetKernelReadahead() {
+  if (options_.kernel_readahead_kib == 0) return;
+  // The mount's device, from /proc/self/mountinfo: stat() of the
+  // mountpoint would ask this very daemon, whose loop is not running yet.
+  std::ifstream info("/proc/self/mountinfo");
+  std::string line, dev;
+  while (std::getline(info, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, majmin, root, point;
+    fields >> id >> parent >> majmin >> root >> point;
+    if (point == options_.mountpoint) dev = majmin;  // the last one wins
+  }
+  if (dev.empty()) return;
+  const std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  const std::string value = std::to_string(options_.kernel_readahead_kib);
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, value.data(), value.size()) < 0) {
+    LogDebug("cannot set " + path + ": " + std::strerror(errno));
+  }
+  if (fd >= 0) close(fd);
 }
 
 void ViewFs::Revoke(bool unmount) {
@@ -116,6 +143,7 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, nullptr);
   }
+  SetKernelReadahead();
   run_thread_ = pthread_self();
   session_.store(se);
   on_mounted();

@@ -32,6 +32,9 @@ struct ViewOptions {
   bool debug = false;             // libfuse request tracing
   unsigned max_threads = 16;      // FUSE worker threads (max idle)
   size_t max_request = 1 << 20;   // bytes per read/write request
+  // Kernel readahead for the view, KiB (the mount's bdi read_ahead_kb);
+  // 0 keeps the kernel's default. Needs root; ignored otherwise.
+  unsigned kernel_readahead_kib = 1024;
 };
 
 class ViewFs {
@@ -58,6 +61,8 @@ class ViewFs {
   void FillAttr(fuse_ino_t ino, struct stat* st) const;
 
  private:
+  void SetKernelReadahead();
+
   Volume* volume_;  // not owned; outlives Run()
   // The live session, set by Run() before on_mounted and cleared after
   // before_teardown; read by Revoke() from the watcher thread.
