@@ -96,6 +96,9 @@ _cleanup() {
             _is_mounted "$mnt" && fusermount3 -uz "$mnt" 2>/dev/null
         fi
     done
+    for cmd in "${_CLEANUPS[@]+"${_CLEANUPS[@]}"}"; do
+        eval "$cmd" >/dev/null 2>&1
+    done
     for pid in "${_PIDS[@]+"${_PIDS[@]}"}"; do
         if _pid_alive "$pid"; then
             for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -301,6 +304,9 @@ mount_view() {
 # register_mount MNT / register_pid PID: let the EXIT trap clean up mounts made by hand.
 register_mount() { _MOUNTS+=("$1"); }
 register_pid() { _PIDS+=("$1"); }
+# register_cleanup CMD...: run CMD from the EXIT trap (e.g. stopping a server).
+_CLEANUPS=()
+register_cleanup() { _CLEANUPS+=("$*"); }
 
 # umount_view MNT: `luksfs umount`, must exit 0; waits until the daemon is gone.
 umount_view() {

@@ -10,7 +10,7 @@ KMS_TEST="${KMS_TEST:-$REPO_ROOT/build/tests/kms_test}"
 
 KDIR="$WORK/pykmip"
 "$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" || fail "PyKMIP server did not start"
-register_pid "$(cat "$KDIR/pykmip.pid")"   # the EXIT trap stops it on any failure
+register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""   # the EXIT trap stops it on any failure
 
 set +e
 LUKSFS_TEST_KMIP_DIR="$KDIR" timeout 240 "$KMS_TEST" --gtest_filter='PyKmip*' --gtest_color=no \

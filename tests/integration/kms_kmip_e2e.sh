@@ -13,7 +13,7 @@ need_luksfs
 KDIR="$WORK/pykmip"
 "$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" >"$WORK/pykmip-up.log" 2>&1 \
     || fail "PyKMIP did not start: $(tail -5 "$WORK/pykmip-up.log")"
-register_pid "$(cat "$KDIR/pykmip.pid")"
+register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""
 EP="$(cat "$KDIR/endpoint")"
 C="$KDIR/certs"
 OPTS=(--kms-ca "$C/ca.crt" --kms-cert "$C/client.crt" --kms-key "$C/client.key")

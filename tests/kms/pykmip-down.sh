@@ -6,13 +6,16 @@ DIR="${1:?usage: pykmip-down.sh DIR}"
 f="$DIR/pykmip.pid"
 [[ -f "$f" ]] || exit 0
 pid="$(cat "$f")"
-if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
+# The server was started with setsid, so it leads its own process group;
+# PyKMIP forks a worker per connection that outlives its parent, so signal
+# the whole group.
+if [[ -n "$pid" ]]; then
+    kill -TERM -- "-$pid" 2>/dev/null
     for _ in 1 2 3 4 5; do
-        kill -0 "$pid" 2>/dev/null || break
+        pgrep -g "$pid" >/dev/null 2>&1 || break
         sleep 0.2
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL -- "-$pid" 2>/dev/null || true
 fi
 rm -f "$f" "$DIR/endpoint"
 exit 0
