@@ -89,7 +89,17 @@ Status CryptEngine::Run(bool encrypt, uint64_t iv_sector,
   if (in.size() != out.size() || in.size() % sector_size_ != 0) {
     return Status::InvalidArgument("crypt run is not whole sectors");
   }
-  if (!pool_ || in.size() <= options_.inline_bytes) {
+  // Split a large request only when it is the only one in flight: with
+  // several requests the cores are already busy, and splitting each one
+  // only adds hand-offs (measured, 1 MiB O_DIRECT reads on 2 cores: the
+  // split gains ~25% at queue depth 1 and loses ~15% at depth 4).
+  struct InFlight {
+    std::atomic<int>& n;
+    int before;
+    explicit InFlight(std::atomic<int>& c) : n(c), before(c.fetch_add(1)) {}
+    ~InFlight() { n.fetch_sub(1); }
+  } in_flight(in_flight_);
+  if (!pool_ || in.size() <= options_.inline_bytes || in_flight.before > 0) {
     return RunOne(encrypt, iv_sector, in, out);
   }
   // Split into at most threads() chunks of whole units, each at least

@@ -3,7 +3,8 @@
 //
 // Requests up to `inline_bytes` run on the calling thread; larger ones are
 // cut into sector-aligned chunks spread over a worker pool, the caller
-// running one chunk itself. Every thread uses its own SectorCipher (keyed
+// running one chunk itself — but only while no other request is in flight
+// (concurrent requests already use the cores). Every thread uses its own SectorCipher (keyed
 // once), leased from a pool, so no cipher context is shared.
 //
 // DropKeys() waits for in-flight calls, then frees every cipher context and
@@ -14,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -74,6 +76,10 @@ class CryptEngine {
   // DropKeys(). Order: keys_mu_ before idle_mu_.
   mutable std::shared_mutex keys_mu_;
   std::unique_ptr<SectorCipher> prototype_;  // GUARDED_BY(keys_mu_); null once dropped
+
+  // Encrypt/Decrypt calls under way; a request is split over the workers
+  // only when it is alone.
+  std::atomic<int> in_flight_{0};
 
   // Guards idle_ (ciphers not in use). Held only to push/pop, never during
   // crypto.
