@@ -30,9 +30,8 @@ Status Volume::ReadUnits(uint64_t first, std::span<uint8_t> out) {
 }
 
 Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
-  if (engine_->keys_dropped()) {
-    return Status::KeyRevoked("the volume key has been dropped");
-  }
+  // After DropKeys() the engine refuses to decrypt (kKeyRevoked), so no
+  // plaintext is produced; no separate check (and lock) is needed here.
   if (offset >= Size() || dst.empty()) return size_t{0};
   const size_t len = std::min<uint64_t>(dst.size(), Size() - offset);
   const uint64_t ss = layout_.sector_size;
@@ -54,9 +53,7 @@ Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
 
 Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
   if (read_only_) return Status::InvalidArgument("the view is read-only");
-  if (engine_->keys_dropped()) {
-    return Status::KeyRevoked("the volume key has been dropped");
-  }
+  // After DropKeys() Encrypt fails before anything reaches storage.
   if (src.empty()) return size_t{0};
   if (offset >= Size()) {
     return Status::ResourceExhausted("write at byte " + std::to_string(offset) +

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include "kms-client/tls_connection.h"
+
 namespace luksfs::kms {
 
 namespace {
@@ -24,13 +26,6 @@ Status GlobalInit() {
   std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (rc != CURLE_OK) return Status::Internal("curl_global_init failed");
   return Status::Ok();
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 int SslCtxIndex() {
@@ -141,21 +136,9 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(
   if (impl->options.max_attempts < 1) impl->options.max_attempts = 1;
   if (impl->options.timeout_ms <= 0) impl->options.timeout_ms = 10000;
   if (!opts.fingerprint.empty()) {
-    std::string hex;
-    for (char c : opts.fingerprint) {
-      if (c != ':') hex += c;
-    }
-    if (hex.size() != 64) {
-      return Status::InvalidArgument(
-          "fingerprint: expected a SHA-256 (64 hex digits, colons optional)");
-    }
-    for (size_t i = 0; i < 32; ++i) {
-      int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
-      if (hi < 0 || lo < 0) {
-        return Status::InvalidArgument("fingerprint: not hexadecimal");
-      }
-      impl->pin[i] = uint8_t(hi << 4 | lo);
-    }
+    LUKSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin,
+                            ParseFingerprint(opts.fingerprint));
+    std::copy(pin.begin(), pin.end(), impl->pin.begin());
     impl->pinned = true;
   }
   impl->curl.reset(curl_easy_init());
