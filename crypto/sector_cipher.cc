@@ -8,6 +8,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/xts_batch.h"
+#include "crypto/xts_vaes.h"
 
 namespace luksfs::crypto {
 
@@ -98,8 +99,12 @@ struct SectorCipher::Impl {
   CtxPtr dec = NewCtx();
   CtxPtr essiv = NewCtx();  // AES-ECB keyed with hash(key); essiv only
   bool enc_ok = false;      // OpenSSL refuses XTS encryption if key1 == key2
-  std::unique_ptr<XtsBatch> xts;  // batched XTS for 512-byte units, else null
-  std::vector<uint8_t> ivs;       // scratch: one IV per unit of a batch
+  // At most one of these: the VAES XTS (any sector size, when the CPU has
+  // it), else batched XTS for 512-byte units; neither: OpenSSL per unit.
+  std::unique_ptr<XtsVaes> vaes;
+  std::unique_ptr<XtsBatch> xts;
+  size_t batch_units = 0;    // units per call into vaes/xts
+  std::vector<uint8_t> ivs;  // scratch: one IV per unit of a batch
 
   // The IV generator, resolved once from spec.ivgen (MakeIv runs per unit).
   enum class IvGen { kPlain, kPlain64, kPlain64Be, kEssiv } ivgen = IvGen::kPlain64;
@@ -178,14 +183,19 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(
     SecureWipe(salt.data(), salt.size());
     EVP_CIPHER_CTX_set_padding(impl->essiv.get(), 0);
   }
-  // Batched XTS beats OpenSSL's per-unit re-initialisation only for
-  // 512-byte units (measured: 4.1 vs 3.4 GB/s per core; at 1024 and above
-  // OpenSSL's own XTS is faster), so use it there: LUKS1, qemu and
-  // converted images all use 512.
-  if (parsed.chain == "xts" && sector_size == 512) {
+  // XTS: the VAES code wherever the CPU runs it (measured on this project's
+  // EPYC: see contrib/bench/RESULTS.md). Otherwise batched XTS, which beats
+  // OpenSSL's per-unit re-initialisation only for 512-byte units (4.1 vs
+  // 3.4 GB/s per core; at 1024 and above OpenSSL's own XTS is faster), so
+  // only there: LUKS1, qemu and converted images all use 512.
+  if (parsed.chain == "xts" && XtsVaes::Supported()) {
+    LUKSFS_ASSIGN_OR_RETURN(impl->vaes, XtsVaes::Create(key, sector_size));
+    impl->batch_units = 256;
+  } else if (parsed.chain == "xts" && sector_size == 512) {
     LUKSFS_ASSIGN_OR_RETURN(impl->xts, XtsBatch::Create(key, sector_size));
-    impl->ivs.resize(impl->xts->max_units() * kBlock);
+    impl->batch_units = impl->xts->max_units();
   }
+  impl->ivs.resize(impl->batch_units * kBlock);
   return std::unique_ptr<SectorCipher>(
       new SectorCipher(std::move(impl), sector_size));
 }
@@ -216,10 +226,10 @@ Status SectorCipher::Run(bool encrypt, uint64_t iv_sector,
         "encryption refused: the XTS key halves are equal");
   }
   const uint64_t step = sector_size_ / 512;
-  if (impl_->xts) {
-    // Batched XTS: IVs for up to max_units() units, then one pass.
+  if (impl_->batch_units != 0) {
+    // Batched XTS: IVs for up to batch_units units, then one call.
     const size_t units = in.size() / sector_size_;
-    const size_t batch = impl_->xts->max_units();
+    const size_t batch = impl_->batch_units;
     for (size_t u0 = 0; u0 < units; u0 += batch) {
       const size_t n = std::min(batch, units - u0);
       for (size_t u = 0; u < n; ++u) {
@@ -227,9 +237,12 @@ Status SectorCipher::Run(bool encrypt, uint64_t iv_sector,
         iv_sector += step;
       }
       const size_t off = u0 * sector_size_, len = n * sector_size_;
-      LUKSFS_RETURN_IF_ERROR(impl_->xts->Run(
-          encrypt, std::span<const uint8_t>(impl_->ivs.data(), n * kBlock),
-          in.subspan(off, len), out.subspan(off, len)));
+      const std::span<const uint8_t> ivs(impl_->ivs.data(), n * kBlock);
+      LUKSFS_RETURN_IF_ERROR(
+          impl_->vaes ? impl_->vaes->Run(encrypt, ivs, in.subspan(off, len),
+                                         out.subspan(off, len))
+                      : impl_->xts->Run(encrypt, ivs, in.subspan(off, len),
+                                        out.subspan(off, len)));
     }
     return Status();
   }

@@ -10,6 +10,7 @@
 # kept in $TEST_LOG_DIR (default build/test-logs). The last line is "N passed, N failed"; the exit
 # status is non-zero if anything failed or nothing ran.
 #
+# crypto_test runs twice: as is, and with LUKSFS_XTS=portable (the non-VAES XTS path).
 # Environment: ONLY=REGEX runs only tests whose name matches; FUZZ_SECONDS=0 skips fuzzing;
 # LUKSFS=path overrides build/luksfs for the integration scripts.
 set -uo pipefail
@@ -57,6 +58,11 @@ run_unit() {
 }
 for bin in "$@"; do
     run_test "unit/$(basename "$bin")" run_unit "$bin"
+    # The crypto tests once more on the portable XTS path (XtsBatch and OpenSSL), which CPUs
+    # without VAES/AVX-512 run: on this CPU the default run exercises the VAES kernel.
+    if [[ "$(basename "$bin")" == crypto_test ]]; then
+        run_test "unit/crypto_test-portable-xts" env LUKSFS_XTS=portable "$bin" --gtest_color=no
+    fi
 done
 
 # --- layering ------------------------------------------------------------------------------------
