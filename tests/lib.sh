@@ -65,15 +65,9 @@ _is_mounted() {
     awk -v m="$mnt" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
 }
 
-# pid of the daemon serving MNT (from the xattr user.luksfs.pid), empty if unknown.
+# pid of the daemon serving MNT (`luksfs pid`), empty if unknown.
 daemon_pid() {
-    "$PY" - "$1" <<'EOF' 2>/dev/null || true
-import os, sys
-try:
-    print(os.getxattr(sys.argv[1], "user.luksfs.pid").decode().strip())
-except OSError:
-    pass
-EOF
+    "$LUKSFS" pid "$1" 2>/dev/null </dev/null || true
 }
 
 # A zombie (exited, not yet reaped by its parent) counts as gone.

@@ -283,7 +283,7 @@ wait_file() {  # wait_file FILE SECONDS: until FILE is non-empty
   done
 }
 luksfs_pid() {
-  python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.luksfs.pid").decode())' "$1"
+  "$BIN/luksfs" pid "$1"
 }
 
 mount_luksfs_image() {  # mount_luksfs_image IMAGE DIR [extra options]

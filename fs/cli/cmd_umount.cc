@@ -1,13 +1,13 @@
 // `luksfs umount`: unmount a luksfs view and wait for its daemon to exit.
+// The daemon is found on its rendezvous socket (fs/fuse/daemon_socket.h);
+// if it cannot be found, the view is unmounted all the same, with a warning.
 #include <sys/mount.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <climits>
-#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -16,6 +16,7 @@
 #include "common/exit_codes.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
+#include "fs/fuse/daemon_socket.h"
 
 namespace luksfs::cli {
 
@@ -50,18 +51,20 @@ int FusermountUnmount(const std::string& mnt) {
 }  // namespace
 
 int RunUmount(const std::string& mountpoint) {
-  char buf[PATH_MAX];
-  if (realpath(mountpoint.c_str(), buf) == nullptr) {
-    return Report({kExitMount, mountpoint + ": " + std::strerror(errno)});
+  Result<fs::ViewMount> mount = fs::FindViewMount(mountpoint);
+  if (!mount.ok()) return Report({kExitMount, mount.status().message()});
+  const std::string& mnt = mount->path;
+  // The daemon's pid, to wait for; found without a request to the mount.
+  pid_t pid = 0;
+  Result<pid_t> daemon = fs::FindDaemon(mountpoint, mount->info);
+  if (daemon.ok()) {
+    pid = *daemon;
+  } else {
+    std::fprintf(stderr,
+                 "luksfs: warning: %s; cannot wait for the daemon, "
+                 "unmounting anyway\n",
+                 daemon.status().message().c_str());
   }
-  const std::string mnt = buf;
-  char pid_text[32] = {0};
-  ssize_t n = getxattr(mnt.c_str(), "user.luksfs.pid", pid_text,
-                       sizeof pid_text - 1);
-  if (n <= 0) {
-    return Report({kExitMount, mountpoint + ": not a luksfs mount"});
-  }
-  const pid_t pid = static_cast<pid_t>(std::atol(pid_text));
 
   if (geteuid() == 0) {
     if (umount2(mnt.c_str(), 0) != 0) {

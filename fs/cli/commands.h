@@ -8,6 +8,7 @@ namespace luksfs::cli {
 
 int RunMount(const MountConfig& config);
 int RunUmount(const std::string& mountpoint);
+int RunPid(const std::string& mountpoint);
 int RunInfo(const std::string& image, bool json,
             const fs::StorageOptions& storage);
 int RunCheck(const std::string& image, const SecretOptions& secret,

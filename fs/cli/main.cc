@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
       return luksfs::cli::RunMount(cmd.mount);
     case Command::Kind::kUmount:
       return luksfs::cli::RunUmount(cmd.mountpoint);
+    case Command::Kind::kPid:
+      return luksfs::cli::RunPid(cmd.mountpoint);
     case Command::Kind::kInfo:
       return luksfs::cli::RunInfo(cmd.image, cmd.json, cmd.storage);
     case Command::Kind::kBind:

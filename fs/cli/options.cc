@@ -17,6 +17,7 @@ namespace {
 const char kUsage[] =
     "usage: luksfs mount [options] IMAGE MOUNTPOINT\n"
     "       luksfs umount MOUNTPOINT\n"
+    "       luksfs pid MOUNTPOINT\n"
     "       luksfs info IMAGE [--json]\n"
     "       luksfs check IMAGE [--passphrase-file F | --key-file F] [--key-slot N]\n"
     "       luksfs bind IMAGE --kms URI [--create-key] [secret options]\n"
@@ -218,8 +219,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     return ParseResult{cmd, ""};
   }
   std::string verb = args[0];
-  static const std::set<std::string> kVerbs = {"mount", "umount", "info",
-                                               "check"};
+  static const std::set<std::string> kVerbs = {"mount", "umount", "pid",
+                                               "info", "check"};
   if (kVerbs.count(verb) || IsKmsVerb(verb)) {
     args.erase(args.begin());
   } else {
@@ -352,10 +353,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       bad = ReadStorage(vm, &cmd.storage);
     }
     if (!bad.empty()) return Error(verb + ": " + bad);
-  } else {
-    cmd.kind = Command::Kind::kUmount;
+  } else {  // umount, pid
+    cmd.kind = verb == "pid" ? Command::Kind::kPid : Command::Kind::kUmount;
     cmd.mountpoint = need("mountpoint");
-    if (cmd.mountpoint.empty()) return Error("umount: MOUNTPOINT is required");
+    if (cmd.mountpoint.empty()) return Error(verb + ": MOUNTPOINT is required");
   }
   return ParseResult{cmd, ""};
 }

@@ -49,7 +49,7 @@ struct MountConfig {
 
 struct Command {
   enum class Kind {
-    kMount, kUmount, kInfo, kCheck, kHelp, kVersion,
+    kMount, kUmount, kPid, kInfo, kCheck, kHelp, kVersion,
     kBind, kUnbind, kShred, kWrap, kUnwrap, kRewrap, kKmsAdmin,
   };
   Kind kind = Kind::kHelp;
@@ -58,7 +58,7 @@ struct Command {
   SecretOptions secret;         // kCheck
   bool json = false;            // kInfo
   fs::StorageOptions storage;   // kInfo, kCheck (s3:// images)
-  std::string mountpoint;       // kUmount
+  std::string mountpoint;       // kUmount, kPid
   std::string help_text;        // kHelp
   KmsConfig kms;                // bind, unbind, shred, wrap, unwrap, rewrap, kms
   bool yes = false;             // shred: no confirmation prompt

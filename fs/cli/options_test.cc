@@ -54,7 +54,7 @@ TEST(ParseCommandLineTest, Version) {
 }
 
 TEST(ParseCommandLineTest, HelpForEachVerb) {
-  for (const char* verb : {"mount", "umount", "info", "check"}) {
+  for (const char* verb : {"mount", "umount", "pid", "info", "check"}) {
     for (const char* h : {"--help", "-h"}) {
       Command c = MustParse({verb, h});
       EXPECT_EQ(c.kind, Kind::kHelp) << verb << " " << h;
@@ -258,7 +258,7 @@ TEST(ParseCommandLineTest, MaxKdfMemoryLowerBound) {
             32u);
 }
 
-// ----- umount / info / check -----
+// ----- umount / pid / info / check -----
 
 TEST(ParseCommandLineTest, Umount) {
   Command c = MustParse({"umount", "/mnt/x"});
@@ -267,6 +267,17 @@ TEST(ParseCommandLineTest, Umount) {
   EXPECT_TRUE(Contains(MustFail({"umount"}), "MOUNTPOINT"));
   MustFail({"umount", "/a", "/b"});
   MustFail({"umount", "--read-only", "/a"});  // a mount option
+}
+
+TEST(ParseCommandLineTest, Pid) {
+  Command c = MustParse({"pid", "/mnt/x"});
+  EXPECT_EQ(c.kind, Kind::kPid);
+  EXPECT_EQ(c.mountpoint, "/mnt/x");
+  EXPECT_TRUE(Contains(MustFail({"pid"}), "pid: MOUNTPOINT"));
+  MustFail({"pid", "/a", "/b"});
+  MustFail({"pid", "--json", "/a"});
+  EXPECT_TRUE(
+      Contains(MustParse({"--help"}).help_text, "luksfs pid MOUNTPOINT"));
 }
 
 TEST(ParseCommandLineTest, Info) {

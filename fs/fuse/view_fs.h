@@ -22,6 +22,8 @@
 
 namespace luksfs::fs {
 
+struct MountInfo;
+
 struct ViewOptions {
   std::string mountpoint;         // absolute path of an existing directory
   std::string file_name = "disk.raw";
@@ -41,10 +43,12 @@ class ViewFs {
  public:
   ViewFs(Volume* volume, ViewOptions options);
 
-  // Mounts, calls `on_mounted` once the kernel mount exists, serves until
-  // unmounted or signalled (SIGINT, SIGTERM), then calls `before_teardown`
-  // (while the session still exists) and unmounts. SIGHUP does not end the
-  // session; it calls `on_sighup` (async-signal-safe work only).
+  // Mounts, publishes this process on the mount's rendezvous socket
+  // (daemon_socket.h; only a warning if that fails), calls `on_mounted`,
+  // serves until unmounted or signalled (SIGINT, SIGTERM), closes the
+  // socket, then calls `before_teardown` (while the session still exists)
+  // and unmounts. SIGHUP does not end the session; it calls `on_sighup`
+  // (async-signal-safe work only).
   Status Run(const std::function<void()>& on_mounted,
              const std::function<void()>& before_teardown = {},
              void (*on_sighup)(int) = nullptr);
@@ -61,7 +65,7 @@ class ViewFs {
   void FillAttr(fuse_ino_t ino, struct stat* st) const;
 
  private:
-  void SetKernelReadahead();
+  void SetKernelReadahead(const MountInfo& mount);
 
   Volume* volume_;  // not owned; outlives Run()
   // The live session, set by Run() before on_mounted and cleared after

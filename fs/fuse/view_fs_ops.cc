@@ -2,12 +2,9 @@
 // effect: exceptions (allocation failure) are caught here and become ENOMEM
 // or EIO, never crossing into C. No lock is held across fuse_reply_*.
 #include <fuse_lowlevel.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -22,7 +19,6 @@ namespace luksfs::fs {
 namespace {
 
 constexpr double kAttrTimeout = 3600.0;  // the view's size never changes
-constexpr const char kPidXattr[] = "user.luksfs.pid";
 
 ViewFs& Fs(fuse_req_t req) {
   return *static_cast<ViewFs*>(fuse_req_userdata(req));
@@ -256,43 +252,9 @@ void Statfs(fuse_req_t req, fuse_ino_t) {
   });
 }
 
-// The daemon's pid, as the xattr user.luksfs.pid of the mountpoint, lets
-// `luksfs umount` wait for the daemon to finish.
-void Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  Guarded(req, [&] {
-    if (ino != kRootInode || std::strcmp(name, kPidXattr) != 0) {
-      fuse_reply_err(req, ENODATA);
-      return;
-    }
-    const std::string value = std::to_string(getpid());
-    if (size == 0) {
-      fuse_reply_xattr(req, value.size());
-    } else if (size < value.size()) {
-      fuse_reply_err(req, ERANGE);
-    } else {
-      fuse_reply_buf(req, value.data(), value.size());
-    }
-  });
-}
-
-void Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  if (ino != kRootInode) {
-    if (size == 0) {
-      fuse_reply_xattr(req, 0);
-    } else {
-      fuse_reply_buf(req, nullptr, 0);
-    }
-    return;
-  }
-  if (size == 0) {
-    fuse_reply_xattr(req, sizeof kPidXattr);
-  } else if (size < sizeof kPidXattr) {
-    fuse_reply_err(req, ERANGE);
-  } else {
-    fuse_reply_buf(req, kPidXattr, sizeof kPidXattr);
-  }
-}
-
+// No xattr ops on purpose: libfuse then answers ENOSYS, and the kernel
+// stops asking (fc->no_getxattr). A connection that serves getxattr gets a
+// GETXATTR(security.capability) before every buffered write.
 struct fuse_lowlevel_ops MakeOps() {
   struct fuse_lowlevel_ops ops = {};
   ops.init = Init;
@@ -309,8 +271,6 @@ struct fuse_lowlevel_ops MakeOps() {
   ops.opendir = Opendir;
   ops.readdir = Readdir;
   ops.statfs = Statfs;
-  ops.getxattr = Getxattr;
-  ops.listxattr = Listxattr;
   return ops;
 }
 
