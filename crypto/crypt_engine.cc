@@ -19,6 +19,8 @@ CryptEngine::CryptEngine(std::unique_ptr<SectorCipher> prototype,
     : sector_size_(sector_size),
       options_(options),
       prototype_(std::move(prototype)) {
+  inline_bytes_ = options.inline_bytes.value_or(
+      prototype_->vector_aes() ? size_t{2} << 20 : size_t{64} << 10);
   unsigned n = options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   // The calling thread always takes one chunk, so n-way parallelism needs
@@ -99,7 +101,7 @@ Status CryptEngine::Run(bool encrypt, uint64_t iv_sector,
     explicit InFlight(std::atomic<int>& c) : n(c), before(c.fetch_add(1)) {}
     ~InFlight() { n.fetch_sub(1); }
   } in_flight(in_flight_);
-  if (!pool_ || in.size() <= options_.inline_bytes || in_flight.before > 0) {
+  if (!pool_ || in.size() <= inline_bytes_ || in_flight.before > 0) {
     return RunOne(encrypt, iv_sector, in, out);
   }
   // Split into at most threads() chunks of whole units, each at least

@@ -4,7 +4,11 @@
 // Requests up to `inline_bytes` run on the calling thread; larger ones are
 // cut into sector-aligned chunks spread over a worker pool, the caller
 // running one chunk itself — but only while no other request is in flight
-// (concurrent requests already use the cores). Every thread uses its own SectorCipher (keyed
+// (concurrent requests already use the cores). By default inline_bytes is
+// 64 KiB, or 2 MiB (larger than any FUSE request) when the cipher runs on
+// the VAES kernel: measured with 1 MiB O_DIRECT requests at queue depth 1
+// on 2 cores, splitting lost 36% of read throughput with VAES (2425 vs
+// 3794 MB/s) and gained 15% with the portable kernel (2505 vs 2175). Every thread uses its own SectorCipher (keyed
 // once), leased from a pool, so no cipher context is shared.
 //
 // DropKeys() waits for in-flight calls, then frees every cipher context and
@@ -18,6 +22,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -32,7 +37,9 @@ namespace luksfs::crypto {
 
 struct EngineOptions {
   unsigned threads = 0;            // workers; 0: online CPUs; 1: all inline
-  size_t inline_bytes = 64 * 1024; // requests up to this run on the caller
+  // Requests up to this run on the caller; unset: chosen by the kernel,
+  // see above.
+  std::optional<size_t> inline_bytes;
   size_t min_chunk_bytes = 64 * 1024;
 };
 
@@ -57,6 +64,8 @@ class CryptEngine {
   bool keys_dropped() const;
   uint32_t sector_size() const { return sector_size_; }
   unsigned threads() const { return pool_ ? pool_->size() + 1 : 1; }
+  // Requests up to this many bytes run on the caller (see EngineOptions).
+  size_t inline_bytes() const { return inline_bytes_; }
 
  private:
   CryptEngine(std::unique_ptr<SectorCipher> prototype, uint32_t sector_size,
@@ -70,6 +79,7 @@ class CryptEngine {
 
   const uint32_t sector_size_;
   const EngineOptions options_;
+  size_t inline_bytes_;  // options_.inline_bytes, or the default for the kernel
   std::unique_ptr<ThreadPool> pool_;
 
   // Held shared by every Encrypt/Decrypt for its whole duration, exclusive by

@@ -25,6 +25,7 @@ TEST_P(CryptEngineTest, ParallelEqualsSerial) {
   const auto plain = Random(8 << 20);
   EngineOptions opts;
   opts.threads = 4;
+  opts.inline_bytes = 64 << 10;  // split 200 KiB and up, whatever the kernel
   auto engine = CryptEngine::Create("aes-xts-plain64", key, ss, opts);
   ASSERT_TRUE(engine.ok());
   auto serial = SectorCipher::Create("aes-xts-plain64", key, ss);
@@ -42,6 +43,27 @@ TEST_P(CryptEngineTest, ParallelEqualsSerial) {
 
 INSTANTIATE_TEST_SUITE_P(SectorSizes, CryptEngineTest,
                          ::testing::Values(512u, 4096u));
+
+// Unset inline_bytes follows the kernel: 2 MiB (no FUSE request is split)
+// on VAES, 64 KiB on the portable path; an explicit value wins.
+TEST(CryptEngineOptionsTest, InlineBytesDefaultFollowsKernel) {
+  const auto key = Random(64);
+  EngineOptions opts;
+  opts.threads = 2;
+  auto engine = CryptEngine::Create("aes-xts-plain64", key, 512, opts);
+  ASSERT_TRUE(engine.ok());
+  auto probe = SectorCipher::Create("aes-xts-plain64", key, 512);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_EQ((*engine)->inline_bytes(),
+            (*probe)->vector_aes() ? size_t{2} << 20 : size_t{64} << 10);
+  auto cbc = CryptEngine::Create("aes-cbc-essiv:sha256", Random(32), 512, opts);
+  ASSERT_TRUE(cbc.ok());
+  EXPECT_EQ((*cbc)->inline_bytes(), size_t{64} << 10);
+  opts.inline_bytes = 4096;
+  auto fixed = CryptEngine::Create("aes-xts-plain64", key, 512, opts);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ((*fixed)->inline_bytes(), 4096u);
+}
 
 TEST(CryptEngineDropTest, ConcurrentCallersThenDrop) {
   const auto key = Random(64);

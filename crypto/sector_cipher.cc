@@ -200,6 +200,8 @@ Result<std::unique_ptr<SectorCipher>> SectorCipher::Create(
       new SectorCipher(std::move(impl), sector_size));
 }
 
+bool SectorCipher::vector_aes() const { return impl_->vaes != nullptr; }
+
 Result<std::unique_ptr<SectorCipher>> SectorCipher::Clone() const {
   return Create(impl_->spec_text, impl_->key.span(), sector_size_);
 }
