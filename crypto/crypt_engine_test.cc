@@ -8,14 +8,12 @@
 #include <cstring>
 #include <thread>
 
+#include "crypto/test_util.h"
+
 namespace luksfs::crypto {
 namespace {
 
-std::vector<uint8_t> Random(size_t n) {
-  std::vector<uint8_t> v(n);
-  RAND_bytes(v.data(), static_cast<int>(n));
-  return v;
-}
+using testing::Random;
 
 class CryptEngineTest : public ::testing::TestWithParam<uint32_t> {};
 

@@ -16,17 +16,12 @@ namespace luksfs::crypto {
 namespace {
 
 using testing::Hex;
+using testing::Random;
 using testing::ToHex;
 
 std::vector<uint8_t> Counting(size_t n) {
   std::vector<uint8_t> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i);
-  return v;
-}
-
-std::vector<uint8_t> Random(size_t n) {
-  std::vector<uint8_t> v(n);
-  RAND_bytes(v.data(), static_cast<int>(n));
   return v;
 }
 

@@ -1,6 +1,10 @@
 // Helpers for crypto/ unit tests.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +35,31 @@ inline std::string ToHex(const std::vector<uint8_t>& v) {
 
 inline std::vector<uint8_t> Bytes(const std::string& s) {
   return std::vector<uint8_t>(s.begin(), s.end());
+}
+
+// n bytes from OpenSSL's CSPRNG.
+inline std::vector<uint8_t> Random(size_t n) {
+  std::vector<uint8_t> v(n);
+  RAND_bytes(v.data(), static_cast<int>(n));
+  return v;
+}
+
+// The reference XTS: OpenSSL's EVP_aes_{128,256}_xts (by key size) over one
+// data unit of n bytes with the 16-byte tweak input iv.
+inline std::vector<uint8_t> EvpXts(bool enc, const std::vector<uint8_t>& key,
+                                   const uint8_t* iv, const uint8_t* in,
+                                   size_t n) {
+  std::vector<uint8_t> out(n);
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int len = 0;
+  EXPECT_EQ(1, EVP_CipherInit_ex2(ctx,
+                                  key.size() == 32 ? EVP_aes_128_xts()
+                                                   : EVP_aes_256_xts(),
+                                  key.data(), iv, enc ? 1 : 0, nullptr));
+  EXPECT_EQ(1, EVP_CipherUpdate(ctx, out.data(), &len, in,
+                                static_cast<int>(n)));
+  EVP_CIPHER_CTX_free(ctx);
+  return out;
 }
 
 }  // namespace luksfs::crypto::testing

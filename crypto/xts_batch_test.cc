@@ -13,28 +13,10 @@
 namespace luksfs::crypto {
 namespace {
 
+using testing::EvpXts;
 using testing::Hex;
+using testing::Random;
 using testing::ToHex;
-
-std::vector<uint8_t> Random(size_t n) {
-  std::vector<uint8_t> v(n);
-  RAND_bytes(v.data(), static_cast<int>(n));
-  return v;
-}
-
-std::vector<uint8_t> EvpXts(bool enc, const std::vector<uint8_t>& key,
-                            const uint8_t* iv, const uint8_t* in, size_t n) {
-  std::vector<uint8_t> out(n);
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  int len = 0;
-  EXPECT_EQ(1, EVP_CipherInit_ex2(ctx,
-                                  key.size() == 32 ? EVP_aes_128_xts()
-                                                   : EVP_aes_256_xts(),
-                                  key.data(), iv, enc ? 1 : 0, nullptr));
-  EXPECT_EQ(1, EVP_CipherUpdate(ctx, out.data(), &len, in, static_cast<int>(n)));
-  EVP_CIPHER_CTX_free(ctx);
-  return out;
-}
 
 TEST(XtsBatchTest, Ieee1619Vectors2And3) {
   struct V {

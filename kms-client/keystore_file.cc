@@ -14,6 +14,8 @@
 #include <span>
 #include <utility>
 
+#include "common/unique_fd.h"
+
 namespace luksfs::kms {
 
 namespace {
@@ -94,22 +96,6 @@ Status Corrupt(const std::string& path, const std::string& what) {
   return Status::Corruption(path + ": damaged keystore: " + what);
 }
 
-// An fd closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 // Exclusive flock on PATH.lock for the lifetime of the object.
 class WriteLock {
  public:
@@ -117,7 +103,7 @@ class WriteLock {
     std::string lock_path = path + ".lock";
     int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return PosixError(lock_path, errno);
-    Fd guard(fd);
+    UniqueFd guard(fd);
     while (flock(fd, LOCK_EX) != 0) {
       if (errno != EINTR) return PosixError(lock_path + ": flock", errno);
     }
@@ -149,7 +135,7 @@ Result<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
     if (errno == ENOENT) return Status::NotFound(path + ": no such keystore");
     return PosixError(path, errno);
   }
-  Fd guard(fd);
+  UniqueFd guard(fd);
   std::vector<uint8_t> out;
   uint8_t buf[65536];
   for (;;) {
@@ -408,7 +394,7 @@ Status KeystoreFile::Write(const std::vector<StoredKey>& keys,
   std::string tmp = path_ + ".tmp.XXXXXX";
   int fd = mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return PosixError(path_ + ": creating temporary file", errno);
-  Fd guard(fd);
+  UniqueFd guard(fd);
   Status s = WriteAll(fd, file.data(), file.size(), tmp);
   if (s.ok() && fchmod(fd, 0600) != 0) s = PosixError(tmp + ": chmod", errno);
   if (s.ok() && fsync(fd) != 0) s = PosixError(tmp + ": fsync", errno);
@@ -425,7 +411,7 @@ Status KeystoreFile::Write(const std::vector<StoredKey>& keys,
   std::string dir = DirName(path_);
   int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return PosixError(dir, errno);
-  Fd dguard(dfd);
+  UniqueFd dguard(dfd);
   if (fsync(dfd) != 0) return PosixError(dir + ": fsync", errno);
   return Status::Ok();
 }

@@ -7,23 +7,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace luksfs::cli {
 
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ > STDERR_FILENO) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Reads from fd until EOF (or the first '\n' when `line`), into locked
 // memory. The newline is not kept.
@@ -69,14 +57,14 @@ Result<SecureBuffer> ReadFile(const std::string& path, bool line) {
     if (errno == ENOENT) return Status::NotFound(what + " does not exist");
     return PosixError("cannot open " + what, errno);
   }
-  Fd guard(fd);
+  UniqueFd guard(fd);
   return ReadAll(fd, line, what);
 }
 
 Result<SecureBuffer> Prompt(const std::string& image) {
   int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return PosixError("cannot open the terminal", errno);
-  Fd guard(fd);
+  UniqueFd guard(fd);
   const std::string prompt = "Enter passphrase for " + image + ": ";
   if (write(fd, prompt.data(), prompt.size()) < 0) {
     return PosixError("cannot write the prompt", errno);

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "common/unique_fd.h"
+
 namespace luksfs::fs {
 
 namespace {
@@ -26,21 +28,6 @@ constexpr int kBacklog = 128;
 // A client waits up to 200 x 5 ms for room in a full backlog.
 constexpr int kConnectAttempts = 200;
 constexpr auto kConnectRetryDelay = std::chrono::milliseconds(5);
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // The address of an abstract name (leading NUL, no terminator).
 socklen_t MakeAddress(const std::string& name, struct sockaddr_un* addr) {
@@ -126,7 +113,7 @@ DaemonSocket::DaemonSocket(int listen_fd, int wake_fd)
 Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(unsigned major,
                                                            unsigned minor) {
   const std::string name = DaemonSocketName(major, minor);
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return PosixError("socket(AF_UNIX)", errno);
   struct sockaddr_un addr;
   const socklen_t len = MakeAddress(name, &addr);
@@ -134,7 +121,7 @@ Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(unsigned major,
       listen(fd.get(), kBacklog) != 0) {
     return PosixError(Shown(name), errno);
   }
-  Fd wake(eventfd(0, EFD_CLOEXEC));
+  UniqueFd wake(eventfd(0, EFD_CLOEXEC));
   if (wake.get() < 0) return PosixError("eventfd", errno);
   std::unique_ptr<DaemonSocket> s(new DaemonSocket(fd.get(), wake.get()));
   fd.release();
@@ -211,7 +198,7 @@ Result<pid_t> FindDaemon(const std::string& mountpoint,
   // unix connect() never returns EINPROGRESS). It is full only for a burst
   // of clients or a stopped daemon: retry for a while.
   for (int attempt = 1;; ++attempt) {
-    Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (fd.get() < 0) return PosixError("socket(AF_UNIX)", errno);
     if (connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), len) ==
         0) {
