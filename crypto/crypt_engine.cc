@@ -19,8 +19,9 @@ CryptEngine::CryptEngine(std::unique_ptr<SectorCipher> prototype,
     : sector_size_(sector_size),
       options_(options),
       prototype_(std::move(prototype)) {
+  vector_aes_ = prototype_->vector_aes();
   inline_bytes_ = options.inline_bytes.value_or(
-      prototype_->vector_aes() ? size_t{2} << 20 : size_t{64} << 10);
+      vector_aes_ ? size_t{2} << 20 : size_t{64} << 10);
   unsigned n = options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   // The calling thread always takes one chunk, so n-way parallelism needs

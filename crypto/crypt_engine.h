@@ -66,6 +66,8 @@ class CryptEngine {
   unsigned threads() const { return pool_ ? pool_->size() + 1 : 1; }
   // Requests up to this many bytes run on the caller (see EngineOptions).
   size_t inline_bytes() const { return inline_bytes_; }
+  // Whether the ciphers run on the VAES XTS kernel (SectorCipher::vector_aes).
+  bool vector_aes() const { return vector_aes_; }
 
  private:
   CryptEngine(std::unique_ptr<SectorCipher> prototype, uint32_t sector_size,
@@ -80,6 +82,7 @@ class CryptEngine {
   const uint32_t sector_size_;
   const EngineOptions options_;
   size_t inline_bytes_;  // options_.inline_bytes, or the default for the kernel
+  bool vector_aes_;
   std::unique_ptr<ThreadPool> pool_;
 
   // Held shared by every Encrypt/Decrypt for its whole duration, exclusive by

@@ -153,6 +153,10 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   if (!engine.ok()) {
     return fail({kExitBadImage, cfg.image + ": " + engine.status().message()});
   }
+  LogDebug("crypto: " + layout.cipher + ", " +
+           std::to_string(layout.sector_size) + "-byte sectors, " +
+           ((*engine)->vector_aes() ? "VAES XTS kernel" : "portable kernel") +
+           ", " + std::to_string((*engine)->threads()) + " thread(s)");
   fs::Volume volume(std::move(image.storage), layout, std::move(engine).value(),
                     cfg.read_only);
 
