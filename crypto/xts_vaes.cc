@@ -210,9 +210,9 @@ LUKSFS_TARGET_VAES void RunUnits(const uint8_t* keys, size_t unit_bytes,
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(k2 + r * kBlock)));
   }
   const size_t stretches = unit_bytes / kStretch;
+  alignas(64) __m128i t0[4];  // initial tweaks of 4 units; wiped at the end
   for (size_t u0 = 0; u0 < units; u0 += 4) {
     const size_t m = units - u0 < 4 ? units - u0 : 4;
-    alignas(64) __m128i t0[4];
     _mm512_store_si512(t0, InitialTweaks4(ivs + u0 * kBlock, m, rk2, kRounds));
     for (size_t u = 0; u < m; ++u) {
       const size_t base = (u0 + u) * unit_bytes;
@@ -223,8 +223,8 @@ LUKSFS_TARGET_VAES void RunUnits(const uint8_t* keys, size_t unit_bytes,
         t = MulAlphaK(t, 32);
       }
     }
-    SecureWipe(t0, sizeof t0);
   }
+  SecureWipe(t0, sizeof t0);
   SecureWipe(rk1, sizeof rk1);
   SecureWipe(rk2, sizeof rk2);
 }
