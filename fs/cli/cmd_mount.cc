@@ -23,6 +23,7 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
 #include "fs/fuse/view_fs.h"
+#include "fs/image/linear_map.h"
 #include "fs/revocation_watcher.h"
 #include "fs/volume.h"
 
@@ -157,8 +158,10 @@ int Serve(const MountConfig& cfg, int notify_fd) {
            std::to_string(layout.sector_size) + "-byte sectors, " +
            ((*engine)->vector_aes() ? "VAES XTS kernel" : "portable kernel") +
            ", " + std::to_string((*engine)->threads()) + " thread(s)");
-  fs::Volume volume(std::move(image.storage), layout, std::move(engine).value(),
-                    cfg.read_only);
+  fs::Volume volume(image.storage.get(),
+                    std::make_unique<fs::LinearMap>(image.storage.get(), layout,
+                                                    !cfg.read_only),
+                    std::move(engine).value(), cfg.read_only);
 
   fs::ViewOptions vo;
   vo.mountpoint = cfg.mountpoint;
