@@ -23,7 +23,6 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
 #include "fs/fuse/view_fs.h"
-#include "fs/image/linear_map.h"
 #include "fs/revocation_watcher.h"
 #include "fs/volume.h"
 
@@ -158,9 +157,13 @@ int Serve(const MountConfig& cfg, int notify_fd) {
            std::to_string(layout.sector_size) + "-byte sectors, " +
            ((*engine)->vector_aes() ? "VAES XTS kernel" : "portable kernel") +
            ", " + std::to_string((*engine)->threads()) + " thread(s)");
-  fs::Volume volume(image.storage.get(),
-                    std::make_unique<fs::LinearMap>(image.storage.get(), layout,
-                                                    !cfg.read_only),
+  auto map = image.container->OpenMap(image.header, !cfg.read_only);
+  if (!map.ok()) {
+    return fail({ExitCodeFor(fs::ImageStep::kImage, map.status()),
+                 cfg.image + ": " + map.status().message()});
+  }
+  // `image` owns the storage the map and the volume borrow; it outlives both.
+  fs::Volume volume(image.storage.get(), std::move(map).value(),
                     std::move(engine).value(), cfg.read_only);
 
   fs::ViewOptions vo;

@@ -3,6 +3,8 @@
 // or EIO, never crossing into C. No lock is held across fuse_reply_*.
 #include <fuse_lowlevel.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
@@ -197,6 +199,30 @@ void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
   });
 }
 
+// SEEK_DATA / SEEK_HOLE from the block map (raw LUKS: all data, the one
+// hole is the end). The kernel answers SEEK_SET/CUR/END itself.
+void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+           struct fuse_file_info*) {
+  Guarded(req, [&] {
+    if (ino != kViewInode || (whence != SEEK_DATA && whence != SEEK_HOLE) ||
+        off < 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    Volume& v = Fs(req).volume();
+    Result<uint64_t> r = whence == SEEK_DATA
+                             ? v.NextData(static_cast<uint64_t>(off))
+                             : v.NextHole(static_cast<uint64_t>(off));
+    if (!r.ok()) {
+      fuse_reply_err(req, r.status().code() == Status::Code::kNotFound
+                              ? ENXIO
+                              : ToErrno(r.status()));
+      return;
+    }
+    fuse_reply_lseek(req, static_cast<off_t>(*r));
+  });
+}
+
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
@@ -268,6 +294,7 @@ struct fuse_lowlevel_ops MakeOps() {
   ops.flush = Flush;
   ops.fsync = Fsync;
   ops.release = Release;
+  ops.lseek = Lseek;
   ops.opendir = Opendir;
   ops.readdir = Readdir;
   ops.statfs = Statfs;
