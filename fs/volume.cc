@@ -68,9 +68,12 @@ Status Volume::ReadRange(uint64_t base, std::span<uint8_t> out) {
 
 Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
   // After DropKeys() the engine refuses to decrypt (kKeyRevoked), so no
-  // plaintext is produced; no separate check (and lock) is needed here.
-  // (Holes read as zeros even then: they hold no plaintext.)
+  // plaintext is produced. Holes are never decrypted, so check here too:
+  // a revoked view goes dark everywhere, not only where there is data.
   if (offset >= Size() || dst.empty()) return size_t{0};
+  if (dropped_.load(std::memory_order_acquire)) {
+    return Status::KeyRevoked("the volume key has been dropped");
+  }
   const size_t len = std::min<uint64_t>(dst.size(), Size() - offset);
   const uint64_t first = offset / ss_;
   const uint64_t last = (offset + len + ss_ - 1) / ss_;  // exclusive
@@ -134,8 +137,12 @@ Status Volume::WriteExtent(const Extent& e, uint64_t offset,
 
 Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
   if (read_only_) return Status::InvalidArgument("the view is read-only");
-  // After DropKeys() Encrypt fails before anything reaches storage.
+  // After DropKeys() Encrypt fails before anything reaches storage; the
+  // check here also keeps a revoked view from allocating.
   if (src.empty()) return size_t{0};
+  if (dropped_.load(std::memory_order_acquire)) {
+    return Status::KeyRevoked("the volume key has been dropped");
+  }
   if (offset >= Size()) {
     return Status::ResourceExhausted("write at byte " + std::to_string(offset) +
                                      " is past the end of the view");
@@ -166,6 +173,9 @@ Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
 
 Status Volume::Discard(uint64_t offset, uint64_t length) {
   if (read_only_) return Status::InvalidArgument("the view is read-only");
+  if (dropped_.load(std::memory_order_acquire)) {
+    return Status::KeyRevoked("the volume key has been dropped");
+  }
   if (offset >= Size()) offset = Size();
   const uint64_t end = offset + std::min(length, Size() - offset);
   const uint64_t g = map_->granularity();
@@ -228,6 +238,7 @@ Result<uint64_t> Volume::NextHole(uint64_t offset) { return Seek(offset, false);
 Status Volume::Flush() { return map_->Flush(); }
 
 void Volume::DropKeys() {
+  dropped_.store(true, std::memory_order_release);
   engine_->DropKeys();
   WipeAllScratch();  // no plaintext outlives the key in our buffers either
 }

@@ -24,6 +24,7 @@
 // crypto errors as they come.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -91,6 +92,7 @@ class Volume {
   const uint64_t size_;
   const uint64_t ss_;  // unit size in bytes
   const bool read_only_;
+  std::atomic<bool> dropped_{false};  // set by DropKeys(): holes go dark too
   RangeLock unit_lock_;  // units under a read (shared) or write (exclusive)
 };
 

@@ -448,6 +448,15 @@ TEST_F(VolumeMapTest, DiscardDropsWholeGranulesAndZeroesPartialOnes) {
   ExpectCiphertextMatchesModel();
 }
 
+TEST_F(VolumeMapTest, DroppedKeysDarkenHolesToo) {
+  vol_->DropKeys();
+  Bytes got(kG);
+  EXPECT_EQ(vol_->Read(3 * kG, got).status().code(), Status::Code::kKeyRevoked);
+  EXPECT_EQ(vol_->Read(0, got).status().code(), Status::Code::kKeyRevoked);
+  EXPECT_EQ(vol_->Write(3 * kG, got).status().code(), Status::Code::kKeyRevoked);
+  EXPECT_EQ(map_->allocations.load(), 0);
+}
+
 TEST(VolumeLinearTest, DiscardIsNotSupportedAndWritesNothing) {
   MemStorage st(64 * 512);
   crypto::DataLayout l;
