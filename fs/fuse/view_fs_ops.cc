@@ -3,6 +3,8 @@
 // or EIO, never crossing into C. No lock is held across fuse_reply_*.
 #include <fuse_lowlevel.h>
 
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -223,6 +225,37 @@ void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
   });
 }
 
+// fallocate(PUNCH_HOLE | KEEP_SIZE) discards (Volume::Discard): whole
+// granules leave the map, partial ones become zeros. The view's size is
+// fixed, so every other mode is EOPNOTSUPP; so is a raw LUKS view, whose
+// map cannot discard. The kernel drops the cached pages of the range.
+void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+               off_t length, struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (ino != kViewInode || off < 0 || length <= 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+      fuse_reply_err(req, EOPNOTSUPP);
+      return;
+    }
+    if (fs.options().read_only) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
+    Status s = fs.volume().Discard(static_cast<uint64_t>(off),
+                                   static_cast<uint64_t>(length));
+    if (!s.ok() && s.code() != Status::Code::kNotSupported &&
+        s.code() != Status::Code::kKeyRevoked) {
+      LogError("discard of " + std::to_string(length) + " bytes at " +
+               std::to_string(off) + ": " + s.ToString());
+    }
+    fuse_reply_err(req, ToErrno(s));
+  });
+}
+
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
@@ -295,6 +328,7 @@ struct fuse_lowlevel_ops MakeOps() {
   ops.fsync = Fsync;
   ops.release = Release;
   ops.lseek = Lseek;
+  ops.fallocate = Fallocate;
   ops.opendir = Opendir;
   ops.readdir = Readdir;
   ops.statfs = Statfs;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SEEK_DATA / SEEK_HOLE on the view follow the image's block map. A raw LUKS image is all data:
 # SEEK_DATA at any offset inside returns that offset, SEEK_HOLE returns the view's size (the one
-# hole is the end), and both at or past the end fail with ENXIO, as on a regular file. Also
-# checks that `cp --sparse=always` of the view reproduces the plaintext (oracle decryption).
+# hole is the end), and both at or past the end fail with ENXIO, as on a regular file.
+# fallocate --punch-hole is refused with EOPNOTSUPP (a raw image cannot discard) and writes
+# nothing: `cp --sparse=always` of the view afterwards equals the oracle's decryption.
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_luksfs
@@ -39,6 +40,11 @@ for whence in (os.SEEK_DATA, os.SEEK_HOLE):
         if e.errno != errno.ENXIO: errs.append("lseek(size, %d): %s" % (whence, e))
 if errs: sys.exit("; ".join(errs))
 PYEOF
+# A raw LUKS view cannot discard: PUNCH_HOLE is refused (EOPNOTSUPP) and changes nothing.
+if fallocate --punch-hole --offset 4096 --length 65536 "$view" 2>punch.err; then
+    fail "fallocate --punch-hole on a raw view succeeded"
+fi
+grep -Eq "not supported|unsupported" punch.err || fail "punch hole: want EOPNOTSUPP, got: $(cat punch.err)"
 cp --sparse=always "$view" copy.raw || fail "cp --sparse=always of the view"
 umount_view "$mnt"
 dump_vk s.img pw vk
