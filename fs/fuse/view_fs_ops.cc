@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/fuse/errno_map.h"
+#include "fs/fuse/uring_transport.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/scratch.h"
 
@@ -43,7 +44,10 @@ void Guarded(fuse_req_t req, F&& body) {
 
 // Read replies go through a per-thread, page-aligned buffer that
 // Volume::DropKeys() wipes (fs/scratch.h).
+// On a ring thread the reply is built in the ring entry's payload buffer,
+// which needs no copy (uring_transport.h); the transport wipes those.
 uint8_t* ReadBuffer(size_t n) {
+  if (uint8_t* ring = UringReplyBuffer(n)) return ring;
   return ThreadScratch(ScratchSlot::kReply, n).data();
 }
 
