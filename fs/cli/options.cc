@@ -47,6 +47,7 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
+    {"kms_config=", "--kms-config="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
