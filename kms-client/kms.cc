@@ -79,6 +79,9 @@ class NamedClient final : public KmsClient {
   Status RecordUse(const NewKeyAttributes& use) override {
     return inner_->RecordUse(use);
   }
+  Result<std::vector<uint8_t>> Rewrap(std::span<const uint8_t> w) override {
+    return inner_->Rewrap(w);
+  }
 
  private:
   const std::string uri_;

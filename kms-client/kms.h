@@ -113,6 +113,15 @@ class KmsClient {
     (void)use;
     return Status();
   }
+
+  // Re-wraps a blob of this key under the key's newest version without the
+  // plaintext leaving the KMS (Key Protect's "rewrap" action, after a root
+  // key rotation). kNotSupported for drivers without it (the caller then
+  // unwraps and wraps).
+  virtual Result<std::vector<uint8_t>> Rewrap(std::span<const uint8_t> wrapped) {
+    (void)wrapped;
+    return Status::NotSupported("this KMS driver has no rewrap operation");
+  }
 };
 
 // Errors shared by every driver and operation:

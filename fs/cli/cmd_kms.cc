@@ -525,12 +525,22 @@ int RunRewrap(const Command& cmd) {
   }
   auto from = kms::OpenKms(old_uri, cmd.kms.options);
   if (!from.ok()) return Report(KmsError("KMS " + old_uri, from.status()));
-  auto plain = (*from)->Unwrap(old_blob);
-  if (!plain.ok()) return Report(KmsError("KMS " + old_uri, plain.status()));
-  auto to = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
-  if (!to.ok()) return Report(KmsError("KMS " + cmd.kms.uri, to.status()));
-  auto blob = (*to)->Wrap(plain->span());
-  plain->Wipe();
+  // The same key (after a rotation): the KMS's own rewrap, if it has one,
+  // so the passphrase never leaves it.
+  Result<std::vector<uint8_t>> blob =
+      Status::NotSupported("not the same key");
+  if (old_uri == cmd.kms.uri) blob = (*from)->Rewrap(old_blob);
+  std::string how = "rewrap action";
+  auto to = std::move(from);
+  if (!blob.ok() && blob.status().code() == Status::Code::kNotSupported) {
+    how = "unwrap + wrap";
+    auto plain = (*to)->Unwrap(old_blob);
+    if (!plain.ok()) return Report(KmsError("KMS " + old_uri, plain.status()));
+    to = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
+    if (!to.ok()) return Report(KmsError("KMS " + cmd.kms.uri, to.status()));
+    blob = (*to)->Wrap(plain->span());
+    plain->Wipe();
+  }
   if (!blob.ok()) return Report(KmsError("KMS " + cmd.kms.uri, blob.status()));
   if (binding) {
     KmsBinding nb = *binding;
@@ -550,7 +560,7 @@ int RunRewrap(const Command& cmd) {
       return Report(*e);
     }
     std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
-              << cmd.kms.uri << "\n";
+              << cmd.kms.uri << " (" << how << ")\n";
   } else {
     const std::string text = crypto::Base64Encode(*blob) + "\n";
     if (cmd.out_file.empty() || cmd.out_file == "-") {

@@ -155,8 +155,28 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
     return e;
   }
   const std::string where = image.path + ": KMS";
+  // Key errors as vCenter raises them: the KMS unreachable, the key missing
+  // on the server, or the key refused (by the KMS, or by the image).
+  auto key_event = [&](const char* event, const std::string& reason) {
+    if (audit == nullptr) return;
+    audit->Event(event, {{"image_uuid", image.header.uuid},
+                         {"kms", binding->kms},
+                         {"key_id", binding->key_id},
+                         {"reason", reason}});
+  };
+  auto kms_failure = [&](const Status& s) {
+    switch (s.code()) {
+      case Status::Code::kUnavailable: key_event("kms_unreachable", s.message()); break;
+      case Status::Code::kNotFound: key_event("key_not_found", s.message()); break;
+      case Status::Code::kKeyRevoked:
+      case Status::Code::kPermissionDenied:
+      case Status::Code::kCorruption: key_event("unwrap_refused", s.message()); break;
+      default: break;  // a local problem (options, files): not a key event
+    }
+    return KmsError(where, s);
+  };
   auto client = kms::OpenKms(binding->kms, kms.options);
-  if (!client.ok()) return KmsError(where, client.status());
+  if (!client.ok()) return kms_failure(client.status());
   auto pass = (*client)->Unwrap(binding->wrapped);
   if (audit != nullptr) {
     audit->Event("unwrap", {{"image_uuid", image.header.uuid},
@@ -164,11 +184,16 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
                             {"key_id", binding->key_id},
                             {"result", pass.ok() ? "ok" : pass.status().message()}});
   }
-  if (!pass.ok()) return KmsError(where, pass.status());
+  if (!pass.ok()) return kms_failure(pass.status());
   auto e = UnlockWithPassphrase(image, pass->span(), binding->keyslot,
                                 opts.max_kdf_memory_kib, &out->key);
   pass->Wipe();
-  if (e) return e;
+  if (e) {
+    key_event("unwrap_refused", "the unwrapped passphrase does not open keyslot " +
+                                    std::to_string(binding->keyslot) + ": " +
+                                    e->message);
+    return e;
+  }
   out->binding = std::move(binding);
   out->kms = std::move(client).value();
   return std::nullopt;

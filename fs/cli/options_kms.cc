@@ -41,6 +41,11 @@ po::options_description KmsDesc() {
        "REST bearer token, from a file (else $LUKSFS_KP_TOKEN/$VAULT_TOKEN)")
       ("kms-instance", po::value<std::string>(),
        "Key Protect instance id (bluemix-instance)")
+      ("kms-api-key-file", po::value<std::string>(),
+       "Key Protect: IBM Cloud IAM API key, from a file (tokens are "
+       "fetched and refreshed)")
+      ("iam-endpoint", po::value<std::string>(),
+       "IAM token endpoint (default https://iam.cloud.ibm.com)")
       ("keystore-passphrase-file", po::value<std::string>(),
        "passphrase of a file: keystore (- = stdin)")
       ("audit-log", po::value<std::string>(),
@@ -115,6 +120,8 @@ std::string ReadKms(const po::variables_map& vm, KmsConfig* k) {
   k->options.instance_id = Str(vm, "kms-instance");
   k->options.keystore_passphrase_file = Str(vm, "keystore-passphrase-file");
   k->options.kms_config = Str(vm, "kms-config");
+  k->options.api_key_file = Str(vm, "kms-api-key-file");
+  k->options.iam_endpoint = Str(vm, "iam-endpoint");
   k->save = vm.count("save") > 0;
   k->cluster = Str(vm, "cluster");
   k->audit_log = Str(vm, "audit-log");
