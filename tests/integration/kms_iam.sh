@@ -5,7 +5,9 @@
 #   bind and mount with --kms-api-key-file; the mount polls every second with
 #   a 2 s grace period and must keep serving the oracle's plaintext for 12 s,
 #   across several token refreshes inside the daemon; a wrong API key is
-#   refused (exit 5, "API key refused"); after a root key rotation,
+#   refused (exit 5, "API key refused"); IAM refusing the key under a live
+#   mount counts as unreachable, not revoked (kms_unreachable, keys kept,
+#   service resumes when IAM accepts it again); after a root key rotation,
 #   `luksfs rewrap` uses Key Protect's rewrap action; disabling the key
 #   (suspended) makes the mount go dark.
 source "$(dirname "$0")/../lib.sh"
@@ -15,6 +17,7 @@ API_KEY="test-service-id-api-key-$$"
 LIFE=3
 "$PY" "$REPO_ROOT/tests/kms/rest_kms_server.py" --port-file "$WORK/port" --kp-token "" \
     --iam-api-key "$API_KEY" --iam-token-lifetime "$LIFE" --iam-log "$WORK/iam.log" \
+    --iam-refuse-file "$WORK/iam-refuses" \
     --seed kp:root1 >"$WORK/server.out" 2>&1 &
 SERVER_PID=$!
 register_cleanup "kill $SERVER_PID 2>/dev/null || true"
@@ -83,7 +86,7 @@ log "bind and mount with an API key; tokens live $LIFE s"
 assert_exit 0 "$LUKSFS" bind "$img" --kms "$URI" --key-file "$WORK/kp.pw" "${OPTS[@]}"
 mnt="$(new_mountpoint kp-mnt)"
 issued0=$(grep -c "token issued" "$WORK/iam.log")
-mount_view "$img" "$mnt" "${OPTS[@]}" --kms-poll 1 --kms-grace 2 --audit-log "$WORK/audit.log"
+mount_view "$img" "$mnt" "${OPTS[@]}" --kms-poll 1 --kms-grace 4 --audit-log "$WORK/audit.log"
 assert_files_eq "$WORK/kp.oracle" "$(view_file "$mnt")" "view vs oracle at mount"
 pid="$(daemon_pid "$mnt")"
 grep -q "$API_KEY" "/proc/$pid/cmdline" && fail "the API key is on the daemon's command line"
@@ -98,6 +101,25 @@ issued=$(( $(grep -c "token issued" "$WORK/iam.log") - issued0 ))
 ((issued >= 4)) || fail "only $issued token exchange(s) in 12 s of polling with $LIFE s tokens"
 grep -q '"event":"keys_dropped"' "$WORK/audit.log" 2>/dev/null && fail "keys dropped during refreshes"
 log "served 12 s across $issued token exchanges inside the daemon"
+
+log "IAM refuses the API key under the mount: unreachable, not revoked"
+touch "$WORK/iam-refuses"
+start=$(date +%s%N)
+until grep -q '"event":"kms_unreachable"' "$WORK/audit.log" 2>/dev/null; do
+    (( $(date +%s%N) - start < 4000000000 )) || fail "no kms_unreachable event after IAM refused the key"
+    sleep 0.1
+done
+grep '"event":"kms_unreachable"' "$WORK/audit.log" | grep -qE "API key refused|HTTP 401" \
+    || fail "kms_unreachable does not say IAM refused: $(grep kms_unreachable "$WORK/audit.log")"
+dd if="$(view_file "$mnt")" of=/dev/null bs=65536 count=1 iflag=direct status=none \
+    || fail "keys dropped at once when IAM refused the key (want: grace)"
+grep -q '"event":"revocation_seen"' "$WORK/audit.log" && fail "an IAM refusal counted as a revocation"
+rm -f "$WORK/iam-refuses"
+sleep 3
+dd if="$(view_file "$mnt")" of=/dev/null bs=65536 count=1 iflag=direct status=none \
+    || fail "the mount did not recover once IAM accepted the key again"
+grep -q '"event":"grace_expired"' "$WORK/audit.log" && fail "grace expired during a short IAM refusal"
+log "served through the refusal; $(grep -o '"reason":"[^"]*' "$WORK/audit.log" | grep -m1 -E "refused|401" | cut -c11-120)"
 
 log "root key rotated: rewrap uses Key Protect's rewrap action"
 kp_admin rotate

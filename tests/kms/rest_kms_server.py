@@ -41,7 +41,10 @@ Sources of the shapes and codes:
     {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not
     be found."}; a wrong grant type -> 400 BXNIM0003E (assumed). Tokens live
     --iam-token-lifetime seconds; Key Protect answers an expired one with
-    401. Each exchange appends a line to --iam-log.
+    401. Each exchange appends a line to --iam-log. While the file
+    --iam-refuse-file exists, the API key is refused (400 BXNIM0415E) and
+    IAM tokens are refused by Key Protect (401), as when a service ID's key
+    is deleted.
   Key Protect "rotate" (a new key version) and "rewrap" (ciphertext of any
     version -> ciphertext under the newest) actions.
 
@@ -184,7 +187,8 @@ class Handler(BaseHTTPRequestHandler):
                 "errorCode": "BXNIM0003E",
                 "errorMessage": "Operation not supported.",
                 "context": {"requestId": str(uuid.uuid4())}})
-        if not ARGS.iam_api_key or form.get("apikey") != [ARGS.iam_api_key]:
+        refused = ARGS.iam_refuse_file and os.path.exists(ARGS.iam_refuse_file)
+        if refused or not ARGS.iam_api_key or form.get("apikey") != [ARGS.iam_api_key]:
             return self.send_json(400, {
                 "errorCode": "BXNIM0415E",
                 "errorMessage": "Provided API key could not be found.",
@@ -206,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
         expiry = IAM_TOKENS.get(token)
         if expiry is None:
+            return False
+        if ARGS.iam_refuse_file and os.path.exists(ARGS.iam_refuse_file):
             return False
         if time.time() >= expiry:
             if ARGS.iam_log:
@@ -540,6 +546,7 @@ def main():
     p.add_argument("--iam-api-key", default="")
     p.add_argument("--iam-token-lifetime", type=int, default=3600)
     p.add_argument("--iam-log", default="")
+    p.add_argument("--iam-refuse-file", default="")
     ARGS = p.parse_args()
     exit_with_parent()
     VAULT_MOUNTS.update(ARGS.vault_mount)
