@@ -32,9 +32,21 @@ bool ValidName(std::string_view n) {
   return true;
 }
 
+// The line without surrounding blanks and a trailing comment (whitespace,
+// then '#').
+std::string_view StripComment(std::string_view line) {
+  line = Trim(line);
+  for (size_t i = 1; i < line.size(); ++i) {
+    if (line[i] == '#' && (line[i - 1] == ' ' || line[i - 1] == '\t')) {
+      return Trim(line.substr(0, i));
+    }
+  }
+  return line;
+}
+
 // "[cluster NAME]" -> NAME, or "" when the line is not a section header.
 std::string SectionName(std::string_view line) {
-  line = Trim(line);
+  line = StripComment(line);
   if (line.size() < 2 || line.front() != '[' || line.back() != ']') return "";
   std::string_view in = Trim(line.substr(1, line.size() - 2));
   if (in.substr(0, 8) != "cluster ") return "";
@@ -73,7 +85,7 @@ Result<KmsClusterConfig> ParseKmsConfig(std::string_view text,
   std::string raw;
   while (std::getline(in, raw)) {
     ++lineno;
-    std::string_view line = Trim(raw);
+    std::string_view line = StripComment(raw);
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.front() == '[') {
       const std::string name = SectionName(line);

@@ -4,7 +4,8 @@
 // stores "kms-cluster:NAME/KEY-ID" (also accepted: "kmip-cluster:") instead
 // of server addresses, so moving a KMS means editing this one file.
 //
-// Format (one setting a line, '#' starts a comment line):
+// Format (one setting a line; '#' at the start of a line, or after
+// whitespace, starts a comment):
 //   [cluster NAME]              NAME: letters, digits, '.', '_', '-'
 //   driver = kmip               kmip (default) | kp (Key Protect, also Hyper
 //                               Protect Crypto Services) | vault

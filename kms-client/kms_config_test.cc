@@ -17,8 +17,8 @@ client-cert = /etc/luksfs/c.pem
 client-key = /etc/luksfs/c.key
 fingerprint = SHA1 Fingerprint=7B:D9:46:BE:0C:1E:B0:27:CE:33:B5:2E:22:0F:00:84:F9:18:C6:61
 
-[cluster ibm]
-driver = kp
+[cluster ibm]   # IBM Cloud
+driver = kp     # Key Protect
 server = us-south.kms.cloud.ibm.com
 instance = 0123-guid
 api-key-file = /etc/luksfs/apikey
@@ -34,6 +34,7 @@ TEST(KmsConfigTest, ParsesClusters) {
   EXPECT_EQ(v->servers.size(), 2u);
   EXPECT_EQ(v->fingerprints.size(), 1u);
   EXPECT_EQ(cfg->Find("nope"), nullptr);
+  EXPECT_EQ(cfg->Find("ibm")->driver, "kp");  // trailing comments stripped
 
   Result<std::string> uri = ClusterDriverUri(*v, "42");
   ASSERT_TRUE(uri.ok()) << uri.status().ToString();
@@ -104,6 +105,14 @@ TEST(KmsConfigTest, SavingPinsReplacesOnlyThatClustersFingerprints) {
                                              {"pinned by luksfs kms trust: y"});
   EXPECT_EQ(again.find("Fingerprint=AA"), std::string::npos) << again;
   EXPECT_EQ(again.find("trust: x"), std::string::npos) << again;
+  // A section header with a trailing comment is still found.
+  KmsCluster ibm;
+  ibm.name = "ibm";
+  std::string commented = WithPinnedFingerprints(
+      "[cluster ibm]   # IBM\nfingerprint = old\n", ibm,
+      {"sha256 Fingerprint=DD"}, {});
+  EXPECT_EQ(commented.find("old"), std::string::npos) << commented;
+  EXPECT_EQ(commented.find("[cluster ibm]", 20), std::string::npos) << commented;
   // A new cluster is appended with its driver and servers.
   KmsCluster n;
   n.name = "new";
