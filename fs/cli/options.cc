@@ -47,6 +47,9 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
+    {"nolock", "--no-lock"},
+    {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
+    {"mode=", "--mode="}, {"nonempty", "--nonempty"},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -78,6 +81,12 @@ po::options_description MountDesc() {
        "kernel readahead of the view in KiB, 0 = kernel default (1024)")
       ("direct-io", "bypass the kernel page cache")
       ("allow-other", "allow access by other users")
+      ("no-lock", "take no image lock (qemu's locking=off; unsafe)")
+      ("uid", po::value<uint32_t>(), "owner of the view (default: yours)")
+      ("gid", po::value<uint32_t>(), "group of the view (default: yours)")
+      ("umask", po::value<std::string>(), "octal bits cleared from 0666/0777")
+      ("mode", po::value<std::string>(), "octal mode of the view (default 0600)")
+      ("nonempty", "mount over a non-empty directory")
       ("debug,d", "verbose log");
   return d;
 }
@@ -307,6 +316,26 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.allow_other = vm.count("allow-other") > 0;
     m.direct_io = vm.count("direct-io") > 0;
     m.debug = vm.count("debug") > 0;
+    m.no_lock = vm.count("no-lock") > 0;
+    m.nonempty = vm.count("nonempty") > 0;
+    if (vm.count("uid")) m.uid = vm["uid"].as<uint32_t>();
+    if (vm.count("gid")) m.gid = vm["gid"].as<uint32_t>();
+    for (auto [key, out] : {std::pair{"umask", &m.umask}, std::pair{"mode", &m.mode}}) {
+      if (!vm.count(key)) continue;
+      const std::string v = vm[key].as<std::string>();
+      size_t used = 0;
+      unsigned long bits = 0;
+      try {
+        bits = std::stoul(v, &used, 8);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (v.empty() || used != v.size() || bits > 07777) {
+        return Error(std::string("mount: --") + key + " must be octal, 0..7777");
+      }
+      *out = static_cast<uint32_t>(bits);
+    }
+    if (m.umask && m.mode) return Error("mount: --umask and --mode exclude each other");
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {
