@@ -38,6 +38,7 @@
 #include "fs/cli/lock_image.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/revocation_watcher.h"
+#include "fs/storage/s3_lease.h"
 #include "fs/volume.h"
 
 namespace luksfs::cli {
@@ -190,6 +191,24 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
+  // s3://, read-write: the lease object (after the header read, so
+  // that a missing object or bucket is reported as before), held until
+  // after the final flush.
+  std::atomic<fs::ViewFs*> lease_view{nullptr};
+  std::unique_ptr<fs::S3Lease> lease;
+  if (fs::IsS3Uri(cfg.image) && !cfg.read_only && !cfg.no_lock) {
+    auto l = fs::S3Lease::Acquire(
+        cfg.image, cfg.storage.s3, fs::ProcessEnv(), cfg.mountpoint,
+        cfg.s3_lease_ttl, [&lease_view](const std::string&) {
+          fs::ViewFs* v = lease_view.load();
+          if (v != nullptr) v->Revoke(false);
+        });
+    if (!l.ok()) {
+      return fail({l.status().os_errno() == EAGAIN ? kExitBusy : kExitStorage,
+                   l.status().message()});
+    }
+    lease = std::move(l).value();
+  }
   Unlocked unlocked;
   if (auto e = UnlockImage(image, cfg.secret, cfg.kms, audit->get(), &unlocked)) {
     return fail(*e);
@@ -222,6 +241,10 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   vo.allow_other = cfg.allow_other;
   vo.direct_io = cfg.direct_io;
   vo.kernel_readahead_kib = cfg.kernel_readahead_kib;
+  if (cfg.uid && *cfg.uid != getuid() && !cfg.allow_other) {
+    LogWarning("uid=" + std::to_string(*cfg.uid) + " without allow_other: "
+               "FUSE lets no user but the one who mounted reach the view");
+  }
   if (cfg.uid) vo.uid = *cfg.uid;
   if (cfg.gid) vo.gid = *cfg.gid;
   if (cfg.mode) vo.file_mode = static_cast<int>(*cfg.mode);
@@ -232,6 +255,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   }
   vo.debug = cfg.debug && cfg.foreground;
   fs::ViewFs view(&volume, vo);
+  lease_view.store(&view);
   // A KMS-unlocked mount is watched: revoking the root key drops the keys.
   std::unique_ptr<fs::RevocationWatcher> watcher;
   if (unlocked.kms) {
@@ -289,6 +313,8 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
     }
   }, HangupWorker::Handler);
   Status flushed = cfg.read_only ? Status() : volume.Flush();
+  lease_view.store(nullptr);
+  lease.reset();  // after the last commit: the next writer may come
   volume.DropKeys();
   if (!s.ok()) {
     if (!mounted) return fail({kExitMount, cfg.mountpoint + ": " + s.message()});

@@ -50,6 +50,7 @@ const std::map<std::string, std::string> kOWords = {
     {"nolock", "--no-lock"},
     {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
     {"mode=", "--mode="}, {"nonempty", "--nonempty"},
+    {"s3_lease_ttl=", "--s3-lease-ttl="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -87,6 +88,8 @@ po::options_description MountDesc() {
       ("umask", po::value<std::string>(), "octal bits cleared from 0666/0777")
       ("mode", po::value<std::string>(), "octal mode of the view (default 0600)")
       ("nonempty", "mount over a non-empty directory")
+      ("s3-lease-ttl", po::value<unsigned>(),
+       "s3:// read-write: seconds a dead mount's lease lasts (default 60)")
       ("debug,d", "verbose log");
   return d;
 }
@@ -336,6 +339,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       *out = static_cast<uint32_t>(bits);
     }
     if (m.umask && m.mode) return Error("mount: --umask and --mode exclude each other");
+    if (vm.count("s3-lease-ttl")) {
+      m.s3_lease_ttl = vm["s3-lease-ttl"].as<unsigned>();
+      if (m.s3_lease_ttl < 3 || m.s3_lease_ttl > 86400) {
+        return Error("mount: --s3-lease-ttl must be 3..86400 seconds");
+      }
+    }
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {

@@ -50,6 +50,7 @@ struct MountConfig {
   std::optional<uint32_t> uid, gid;
   std::optional<uint32_t> umask, mode;  // octal on the command line
   bool nonempty = false;       // -o nonempty: mount over a non-empty dir
+  unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
 };
 
 struct Command {
