@@ -2,13 +2,7 @@
 //
 // The lease is the object KEY.luksfs-lease beside the image, created with a
 // conditional PUT (If-None-Match: *), so of two racing mounts exactly one
-// creates it. Its body is text (FormatLease/ParseLease):
-//   luksfs-lease 1
-//   host=HOSTNAME
-//   pid=PID
-//   mount=MOUNTPOINT
-//   nonce=32 hex digits
-//   expires=UNIX SECONDS
+// creates it. Its body is a LeaseRecord (fs/storage/lease_record.h).
 // The holder renews it every ttl/3 s with a PUT If-Match its last ETag,
 // moving `expires` ttl s ahead, and deletes it when the mount ends. A lease
 // whose `expires` has passed (its holder died or lost the network) may be
@@ -37,22 +31,11 @@
 #include <thread>
 
 #include "common/result.h"
+#include "fs/storage/lease_record.h"
 #include "fs/storage/s3_client.h"
 #include "fs/storage/s3_uri.h"
 
 namespace luksfs::fs {
-
-struct LeaseRecord {
-  std::string host;
-  int64_t pid = 0;
-  std::string mount;
-  std::string nonce;
-  int64_t expires = 0;  // unix seconds
-};
-
-std::string FormatLease(const LeaseRecord& r);
-// nullopt for anything that is not a version-1 lease body (untrusted bytes).
-std::optional<LeaseRecord> ParseLease(const std::string& body);
 
 class S3Lease {
  public:

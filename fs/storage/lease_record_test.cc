@@ -1,4 +1,4 @@
-#include "fs/storage/s3_lease.h"
+#include "fs/storage/lease_record.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 namespace luksfs::fs {
 namespace {
 
-TEST(S3LeaseTest, FormatParseRoundTrip) {
+TEST(LeaseRecordTest, FormatParseRoundTrip) {
   LeaseRecord r;
   r.host = "node-1";
   r.pid = 4242;
@@ -23,7 +23,7 @@ TEST(S3LeaseTest, FormatParseRoundTrip) {
   EXPECT_EQ(back->expires, r.expires);
 }
 
-TEST(S3LeaseTest, RejectsWhatIsNotALease) {
+TEST(LeaseRecordTest, RejectsWhatIsNotALease) {
   EXPECT_FALSE(ParseLease(""));
   EXPECT_FALSE(ParseLease("luksfs-lease 2\nexpires=1\n"));
   EXPECT_FALSE(ParseLease("luksfs-lease 1\nhost=x\n"));            // no expiry
