@@ -3,12 +3,12 @@
 //
 // A mount holds its lock for the life of the daemon; a header edit (bind,
 // unbind, rewrap, shred) holds the read-write lock for its whole
-// read-modify-write. s3:// images are not locked here (nothing to lock on a
-// local file).
+// read-modify-write. s3:// images are not locked here (no local file; a
+// read-write mount holds an S3 lease instead, fs/storage/s3_lease.h).
 //
-// Refusal: exit 7 (kExitBusy) and "IMAGE: in use by luksfs pid N, mounted
-// at MNT" when a luksfs view of that image is mounted in this mount
-// namespace, else "IMAGE: locked by another process (qemu?)".
+// Refusal: exit 7 (kExitBusy, common/exit_codes.h) and "IMAGE: in use by
+// luksfs pid N, mounted at MNT" when a luksfs view of that image is mounted
+// in this mount namespace, else "IMAGE: locked by another process (qemu?)".
 #pragma once
 
 #include <memory>
@@ -20,9 +20,6 @@
 #include "fs/storage/image_lock.h"
 
 namespace luksfs::cli {
-
-// Exit code of a refused lock (man page, EXIT STATUS).
-inline constexpr int kExitBusy = 7;
 
 // The luksfs mount serving `image` (an absolute path), if any.
 struct ImageHolder {
