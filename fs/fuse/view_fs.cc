@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include <memory>
 #include <string>
@@ -16,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/fuse/daemon_socket.h"
+#include "fs/fuse/mount_diagnosis.h"
 #include "fs/fuse/mountinfo.h"
 
 namespace luksfs::fs {
@@ -50,42 +50,6 @@ std::string EscapeOpt(const std::string& s) {
     out += c;
   }
   return out;
-}
-
-// Whether /etc/fuse.conf has an uncommented user_allow_other line.
-bool UserAllowOther() {
-  std::ifstream in("/etc/fuse.conf");
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t b = line.find_first_not_of(" \t");
-    if (b == std::string::npos || line[b] == '#') continue;
-    const size_t e = line.find_last_not_of(" \t\r");
-    if (line.substr(b, e - b + 1) == "user_allow_other") return true;
-  }
-  return false;
-}
-
-// Why fuse_session_mount() failed, as far as can be told from here (libfuse
-// and fusermount3 print their own reason on stderr, which a daemon has
-// already lost to syslog or /dev/null).
-std::string MountFailure(bool allow_other) {
-  int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-  const int err = errno;
-  if (fd >= 0) close(fd);
-  if (fd < 0 && (err == EACCES || err == EPERM)) {
-    return std::string("FUSE mount failed: cannot open /dev/fuse: ") +
-           std::strerror(err) +
-           " (this user needs read-write access to /dev/fuse)";
-  }
-  if (fd < 0 && err == ENOENT) {
-    return "FUSE mount failed: no /dev/fuse (modprobe fuse; in a container, "
-           "pass the device in)";
-  }
-  if (allow_other && geteuid() != 0 && !UserAllowOther()) {
-    return "FUSE mount failed: allow_other needs 'user_allow_other' in "
-           "/etc/fuse.conf for users other than root";
-  }
-  return "FUSE mount failed (is /dev/fuse available, and fuse3 installed?)";
 }
 
 }  // namespace
@@ -213,7 +177,7 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
   }
   if (fuse_session_mount(se, options_.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
-    return Status::Unavailable(MountFailure(options_.allow_other));
+    return Status::Unavailable(MountFailureReason(options_.allow_other, geteuid()));
   }
   // The mount's entry, from /proc/self/mountinfo: stat() of the mountpoint
   // would ask this very daemon, whose loop is not running yet.
