@@ -25,6 +25,11 @@ class AuditLog {
   static Result<std::unique_ptr<AuditLog>> Open(const std::string& dest);
   ~AuditLog();
 
+  // Reopens the file by its name (SIGHUP, after logrotate moved it); the
+  // old file stays in use if that fails. No-op for syslog or no log.
+  // Errors: kIOError naming the file.
+  Status Reopen();
+
   // Writes {"time":..., "event": event, <fields>} as one line.
   void Event(const std::string& event,
              const std::map<std::string, std::string>& fields);
@@ -35,6 +40,7 @@ class AuditLog {
   std::mutex mu_;  // guards writes to file_ (one line at a time)
   std::FILE* file_;
   bool syslog_;
+  std::string path_;  // the file's name, for Reopen(); "" for syslog/none
 };
 
 }  // namespace luksfs::fs

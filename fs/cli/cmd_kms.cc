@@ -20,6 +20,7 @@
 #include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
+#include "fs/cli/lock_image.h"
 #include "fs/cli/secrets.h"
 
 #ifndef LUKSFS_VERSION
@@ -252,6 +253,8 @@ Result<SecureBuffer> ReadWholeFile(const std::string& path) {
 }  // namespace
 
 int RunBind(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   crypto::DataLayout layout;
@@ -340,6 +343,8 @@ int RunBind(const Command& cmd) {
 }
 
 int RunUnbind(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   std::optional<KmsBinding> binding;
@@ -383,6 +388,11 @@ int RunUnbind(const Command& cmd) {
 }
 
 int RunShred(const Command& cmd) {
+  EditLock edit_lock;  // with --yes, a luksfs daemon serving it goes dark first
+  if (auto e = cmd.yes ? edit_lock.TakeDarkening(cmd.image)
+                       : edit_lock.Take(cmd.image)) {
+    return Report(*e);
+  }
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   if (!cmd.yes) {
@@ -508,6 +518,10 @@ int RunUnwrap(const Command& cmd) {
 }
 
 int RunRewrap(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (!cmd.image.empty()) {
+    if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
+  }
   std::optional<KmsBinding> binding;
   OpenedImage image;
   std::vector<uint8_t> old_blob;

@@ -51,6 +51,10 @@ const std::map<std::string, std::string> kOWords = {
     {"kms_config=", "--kms-config="},
     {"kms_api_key_file=", "--kms-api-key-file="},
     {"iam_endpoint=", "--iam-endpoint="},
+    {"nolock", "--no-lock"},
+    {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
+    {"mode=", "--mode="}, {"nonempty", "--nonempty"},
+    {"s3_lease_ttl=", "--s3-lease-ttl="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -84,6 +88,14 @@ po::options_description MountDesc() {
       ("io-uring", po::value<std::string>(),
        "FUSE transport: auto (default), on (require FUSE over io_uring), off")
       ("allow-other", "allow access by other users")
+      ("no-lock", "take no image lock (qemu's locking=off; unsafe)")
+      ("uid", po::value<uint32_t>(), "owner of the view (default: yours)")
+      ("gid", po::value<uint32_t>(), "group of the view (default: yours)")
+      ("umask", po::value<std::string>(), "octal bits cleared from 0666/0777")
+      ("mode", po::value<std::string>(), "octal mode of the view (default 0600)")
+      ("nonempty", "mount over a non-empty directory")
+      ("s3-lease-ttl", po::value<unsigned>(),
+       "s3:// read-write: seconds a dead mount's lease lasts (default 60)")
       ("debug,d", "verbose log");
   return d;
 }
@@ -313,6 +325,32 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.allow_other = vm.count("allow-other") > 0;
     m.direct_io = vm.count("direct-io") > 0;
     m.debug = vm.count("debug") > 0;
+    m.no_lock = vm.count("no-lock") > 0;
+    m.nonempty = vm.count("nonempty") > 0;
+    if (vm.count("uid")) m.uid = vm["uid"].as<uint32_t>();
+    if (vm.count("gid")) m.gid = vm["gid"].as<uint32_t>();
+    for (auto [key, out] : {std::pair{"umask", &m.umask}, std::pair{"mode", &m.mode}}) {
+      if (!vm.count(key)) continue;
+      const std::string v = vm[key].as<std::string>();
+      size_t used = 0;
+      unsigned long bits = 0;
+      try {
+        bits = std::stoul(v, &used, 8);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (v.empty() || used != v.size() || bits > 07777) {
+        return Error(std::string("mount: --") + key + " must be octal, 0..7777");
+      }
+      *out = static_cast<uint32_t>(bits);
+    }
+    if (m.umask && m.mode) return Error("mount: --umask and --mode exclude each other");
+    if (vm.count("s3-lease-ttl")) {
+      m.s3_lease_ttl = vm["s3-lease-ttl"].as<unsigned>();
+      if (m.s3_lease_ttl < 3 || m.s3_lease_ttl > 86400) {
+        return Error("mount: --s3-lease-ttl must be 3..86400 seconds");
+      }
+    }
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {

@@ -50,6 +50,12 @@ struct MountConfig {
   bool io_uring_explicit = false;        // given on the command line
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
+  bool no_lock = false;        // -o nolock: take no image lock (warned)
+  // Access: -o uid=,gid=,umask=,mode= (see fs/fuse/view_fs.h ViewOptions).
+  std::optional<uint32_t> uid, gid;
+  std::optional<uint32_t> umask, mode;  // octal on the command line
+  bool nonempty = false;       // -o nonempty: mount over a non-empty dir
+  unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
 };
 
 struct Command {
