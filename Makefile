@@ -39,6 +39,7 @@ COMMON_SRCS := $(call srcs,common)
 CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
+FS_SRCS     += $(call srcs,fs/prep)
 MAIN_SRC    := fs/cli/main.cc
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
@@ -54,6 +55,7 @@ COMMON_TESTS := $(wildcard common/*_test.cc)
 CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
+FS_TESTS     += $(wildcard fs/prep/*_test.cc)
 TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
              $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \
              $(if $(KMS_TESTS),$(BUILD)/tests/kms_test) \

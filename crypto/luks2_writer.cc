@@ -166,6 +166,9 @@ Result<NewLuksHeader> FormatLuks2(const NewLuksSpec& spec,
   LUKSFS_ASSIGN_OR_RETURN(auto where,
                           md->PlanKeyslot(slot.material.size(), std::nullopt));
   LUKSFS_RETURN_IF_ERROR(md->AddKeyslot(where, slot, ks_spec, spec.key_bytes));
+  for (const std::string& token : spec.tokens) {
+    LUKSFS_RETURN_IF_ERROR(md->AddToken(token).status());
+  }
   LUKSFS_ASSIGN_OR_RETURN(auto headers, md->EncodeHeaders(data));
   out.keyslot = where.index;
   out.writes.push_back({where.area_offset, std::move(slot.material)});
@@ -192,8 +195,8 @@ Result<NewLuksHeader> FormatLuks1(const NewLuksSpec& spec,
   if (spec.kdf.type != KdfType::kPbkdf2) {
     return Status::InvalidArgument("LUKS1 keyslots use pbkdf2 only");
   }
-  if (!spec.label.empty()) {
-    return Status::InvalidArgument("LUKS1 has no label");
+  if (!spec.label.empty() || !spec.tokens.empty()) {
+    return Status::InvalidArgument("LUKS1 has no label and no tokens");
   }
   if (spec.sector_size != 512) {
     return Status::InvalidArgument("LUKS1 encrypts 512-byte sectors only");

@@ -48,6 +48,8 @@ struct NewLuksSpec {
   uint64_t data_offset = 0;                // 0: the default (LUKS2 16 MiB,
                                            // LUKS1 after the keyslots, 1 MiB
                                            // aligned)
+  std::vector<std::string> tokens;         // LUKS2 only: token objects
+                                           // (compact JSON) to add
 };
 
 struct NewLuksHeader {
