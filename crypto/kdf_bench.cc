@@ -30,10 +30,16 @@ Result<uint32_t> BenchmarkPbkdf2(const std::string& hash, uint32_t ms,
   std::vector<uint8_t> salt(32, 0x42), out(std::max<uint32_t>(key_bytes, 1));
   uint32_t n = 1000;
   for (;;) {
-    const auto t0 = std::chrono::steady_clock::now();
+    auto t0 = std::chrono::steady_clock::now();
     LUKSFS_RETURN_IF_ERROR(Pbkdf2(hash, pw, salt, n, out));
-    const double took = Ms(t0);
+    double took = Ms(t0);
     if (took >= 20 || n >= (1u << 30)) {
+      // The fastest of three runs: other load only ever slows a run down.
+      for (int i = 0; i < 2; ++i) {
+        t0 = std::chrono::steady_clock::now();
+        LUKSFS_RETURN_IF_ERROR(Pbkdf2(hash, pw, salt, n, out));
+        took = std::min(took, Ms(t0));
+      }
       const double want = n * (ms / std::max(took, 0.001));
       return static_cast<uint32_t>(std::clamp<double>(
           want, kMinPbkdf2Iterations, double{UINT32_MAX}));
