@@ -17,6 +17,7 @@
 #include "fs/prep/create.h"
 #include "fs/prep/interrupt.h"
 #include "fs/prep/progress.h"
+#include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
 
@@ -43,11 +44,8 @@ int StatusExit(const Status& s) {
 
 int RunConvert(const Command& cmd) {
   const PrepConfig& p = cmd.prep;
-  if (p.b.rfind("s3://", 0) == 0) {
-    return Report({kExitUsage, p.b + ": convert writes local files only (not "
-                                     "s3:// yet)"});
-  }
-  if (!p.force && fs::prep::PathExists(p.b)) {
+  const bool to_s3 = p.b.rfind("s3://", 0) == 0;
+  if (!to_s3 && !p.force && fs::prep::PathExists(p.b)) {
     return Report({kExitUsage, p.b + ": already exists (use --force to replace it)"});
   }
   fs::prep::PlainImage src;
@@ -105,14 +103,22 @@ int RunConvert(const Command& cmd) {
   src_pass.Wipe();
 
   fs::prep::InstallInterruptHandler();
-  auto out = fs::prep::OutputFile::Create(p.b, p.force);
-  if (!out.ok()) return Report({StatusExit(out.status()), out.status().message()});
+  std::unique_ptr<fs::prep::OutputSink> out;
+  if (to_s3) {
+    auto o = fs::prep::S3Output::Create(p.b, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({StatusExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  } else {
+    auto o = fs::prep::OutputFile::Create(p.b, p.force);
+    if (!o.ok()) return Report({StatusExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  }
   fs::prep::ConvertTarget target;
-  target.out = out->get();
+  target.out = out.get();
   target.data_offset = dst_engine ? header.data_offset : 0;
   target.engine = dst_engine.get();
-  Status s = (*out)->Truncate(target.data_offset + src.size);
-  if (s.ok() && dst_engine) s = fs::prep::WriteHeader(**out, header);
+  Status s = out->Truncate(target.data_offset + src.size);
+  if (s.ok() && dst_engine) s = fs::prep::WriteHeader(*out, header);
   if (!s.ok()) return Report({kExitStorage, s.message()});
 
   fs::prep::Progress progress(p.progress, p.json_progress, src.size);
@@ -123,17 +129,17 @@ int RunConvert(const Command& cmd) {
   progress.Finish(r.ok() ? src.size : 0);
   if (r.ok() && fs::prep::Interrupted()) r = Status::Unavailable("interrupted");
   if (!r.ok()) {
-    out->reset();  // deletes the temporary file
+    out.reset();  // deletes the temporary file, or aborts the upload
     if (r.status().code() == Status::Code::kUnavailable) {
       return Report({kExitInterrupted, p.b + ": interrupted; nothing written"});
     }
     return Report({StatusExit(r.status()), p.b + ": " + r.status().message()});
   }
-  if (Status c = (*out)->Commit(); !c.ok()) return Report({kExitStorage, c.message()});
-  if (!p.progress && !p.json_progress) {
-    // Quiet otherwise, as qemu-img convert.
+  if (Status c = out->Commit(); !c.ok()) {
+    out.reset();
+    return Report({kExitStorage, c.message()});
   }
-  return kExitOk;
+  return kExitOk;  // quiet otherwise, as qemu-img convert
 }
 
 }  // namespace luksfs::cli

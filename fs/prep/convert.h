@@ -35,7 +35,7 @@
 namespace luksfs::fs::prep {
 
 struct ConvertTarget {
-  OutputFile* out = nullptr;
+  OutputSink* out = nullptr;
   uint64_t data_offset = 0;                     // bytes
   crypto::CryptEngine* engine = nullptr;        // null: raw (sparse)
 };

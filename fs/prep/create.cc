@@ -5,7 +5,7 @@
 
 namespace luksfs::fs::prep {
 
-Status WriteHeader(OutputFile& out, const crypto::NewLuksHeader& header) {
+Status WriteHeader(OutputSink& out, const crypto::NewLuksHeader& header) {
   for (const crypto::ImageWrite& w : header.writes) {
     LUKSFS_RETURN_IF_ERROR(out.WriteAt(w.offset, w.bytes));
   }

@@ -39,6 +39,6 @@ Result<CreatedImage> CreateImage(const std::string& path, uint64_t size,
                                  bool force);
 
 // Writes `header.writes` into `out` (key material, then the header copies).
-Status WriteHeader(OutputFile& out, const crypto::NewLuksHeader& header);
+Status WriteHeader(OutputSink& out, const crypto::NewLuksHeader& header);
 
 }  // namespace luksfs::fs::prep

@@ -22,20 +22,35 @@
 
 namespace luksfs::fs::prep {
 
-class OutputFile {
+// Where convert and create write a new image: a local file (OutputFile) or
+// an S3 object (S3Output). Nothing is visible under the final name before
+// Commit(); destroying an uncommitted sink discards what was written.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
+  // Sets the final size; unwritten ranges read as zeros.
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Status Commit() = 0;
+  // True when writes must come in increasing offset order once past the
+  // header (S3: parts are uploaded as the writes pass them).
+  virtual bool sequential() const { return false; }
+};
+
+class OutputFile : public OutputSink {
  public:
   static Result<std::unique_ptr<OutputFile>> Create(const std::string& path,
                                                     bool force);
-  ~OutputFile();
+  ~OutputFile() override;
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  Status WriteAt(uint64_t offset, std::span<const uint8_t> src);
+  Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
   // Sets the file size (sparse: nothing is written).
-  Status Truncate(uint64_t size);
+  Status Truncate(uint64_t size) override;
   // fsync, chmod 0644 & ~umask, rename to the final path, fsync the
   // directory. Afterwards the object no longer owns a temporary.
-  Status Commit();
+  Status Commit() override;
 
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return tmp_; }
