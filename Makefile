@@ -132,6 +132,7 @@ $(BUILD)/fuzz/%_fuzz: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS)
 
 bench: deps all
 	@contrib/bench/run.sh
+	@contrib/bench/convert.sh | tee -a $${BENCH_RESULTS:-contrib/bench/RESULTS.md}
 
 install: $(BUILD)/luksfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8

@@ -2,7 +2,8 @@
 # Image preparation benchmark: `luksfs convert` against `qemu-img convert`
 # and `cp` of the same bytes, interleaved in one run, each timed until its
 # output is on disk (luksfs and qemu-img flush at the end; cp is followed by
-# `sync DST`). Prints a Markdown section for contrib/bench/RESULTS.md.
+# `sync DST`). Prints a Markdown section for contrib/bench/RESULTS.md
+# (`make bench` appends it there after contrib/bench/run.sh).
 #
 #   contrib/bench/convert.sh            (root not needed; ~1-2 min on 2 cores)
 # Environment: CONV_DIR (default /var/tmp/luksfs-convert-bench),
@@ -59,6 +60,11 @@ for r in $(seq 1 "$ROUNDS"); do
     rm -f l1.img l2.img
 done
 
+echo
+echo '## Image preparation: `luksfs convert` (contrib/bench/convert.sh)'
+echo
+echo "Run $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
 python3 - "$MIB" "$ROUNDS" times.txt <<'PYEOF'
 import statistics, sys
 mib, rounds = int(sys.argv[1]), int(sys.argv[2])

@@ -11,6 +11,7 @@
 #include "fs/cli/image.h"
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/create.h"
+#include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
 
@@ -38,11 +39,13 @@ int CreateExit(const Status& s) {
 
 int RunCreate(const Command& cmd) {
   const PrepConfig& p = cmd.prep;
-  if (p.a.rfind("s3://", 0) == 0) {
-    return Report({kExitUsage, p.a + ": create writes local files only (not "
-                                     "s3:// yet); create locally, then upload"});
-  }
-  if (!p.force && fs::prep::PathExists(p.a)) {
+  const bool to_s3 = p.a.rfind("s3://", 0) == 0;
+  std::unique_ptr<fs::prep::OutputSink> s3_out;
+  if (to_s3) {
+    auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    s3_out = std::move(o).value();
+  } else if (!p.force && fs::prep::PathExists(p.a)) {
     return Report({kExitUsage, p.a + ": already exists (use --force to replace it)"});
   }
   fs::prep::FormatOptions format = p.format;
@@ -89,7 +92,8 @@ int RunCreate(const Command& cmd) {
     if (!secret.ok()) return Report({kExitNoKey, p.a + ": " + secret.status().message()});
     pass = std::move(secret).value();
   }
-  auto made = fs::prep::CreateImage(p.a, p.size, format, pass.span(), p.force);
+  auto made = to_s3 ? fs::prep::CreateImageIn(*s3_out, p.size, format, pass.span())
+                    : fs::prep::CreateImage(p.a, p.size, format, pass.span(), p.force);
   if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
   if (binding) {
     // Prove it: the new image opens with the generated passphrase.
@@ -97,7 +101,7 @@ int RunCreate(const Command& cmd) {
     if (auto e = OpenImage(p.a, false, cmd.storage, &again)) return Report(*e);
     crypto::UnlockedKey check;
     if (auto e = UnlockWithPassphrase(again, pass.span(), 0, 1048576, &check)) {
-      unlink(p.a.c_str());
+      if (!to_s3) unlink(p.a.c_str());
       return Report({kExitBadImage, "BUG: the new image does not open: " + e->message});
     }
   }

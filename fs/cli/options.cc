@@ -256,7 +256,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     pos.add("image", 1);
   } else if (IsPrepVerb(verb)) {
     AddPrepVerbOptions(verb, &visible, &hidden, &pos);
-    if (verb != "create") visible.add(StorageDesc());
+    visible.add(StorageDesc());
   } else if (IsKmsVerb(verb)) {
     if (verb == "bind" || verb == "unbind" || verb == "shred" ||
         verb == "rewrap") {
@@ -361,7 +361,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else if (IsPrepVerb(verb)) {
     std::string bad = ReadPrepVerb(verb, vm, &cmd);
-    if (bad.empty() && verb != "create") bad = ReadStorage(vm, &cmd.storage);
+    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else {  // umount, pid
     cmd.kind = verb == "pid" ? Command::Kind::kPid : Command::Kind::kUmount;

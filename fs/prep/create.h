@@ -38,6 +38,12 @@ Result<CreatedImage> CreateImage(const std::string& path, uint64_t size,
                                  std::span<const uint8_t> passphrase,
                                  bool force);
 
+// The same into any sink (an S3Output: the whole object is uploaded, zeros
+// included, since objects have no holes); `out` is committed on success.
+Result<CreatedImage> CreateImageIn(OutputSink& out, uint64_t size,
+                                   const FormatOptions& format,
+                                   std::span<const uint8_t> passphrase);
+
 // Writes `header.writes` into `out` (key material, then the header copies).
 Status WriteHeader(OutputSink& out, const crypto::NewLuksHeader& header);
 

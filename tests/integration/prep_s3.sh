@@ -3,6 +3,7 @@
 #   * raw -> s3://.../enc.luks (LUKS2) is one streamed multipart upload (ETag "...-N"); the object,
 #     downloaded with curl, opens with cryptsetup and decrypts (oracle) to SRC
 #   * s3:// LUKS2 SRC -> local raw (decrypt): equal to SRC; compare reads s3:// too
+#   * create s3://KEY: the downloaded object opens with cryptsetup
 #   * an existing object is refused without --force
 #   * SIGINT during an upload: exit 130, no object under the key, no multipart upload left
 # shellcheck source=../lib.sh
@@ -66,6 +67,13 @@ assert_exit 0 "$LUKSFS" convert "${EP[@]}" -O raw --passphrase-file pw s3://imag
 scurl -o dec2.raw "$S3_ENDPOINT/images/dec.raw"
 assert_files_eq src.raw dec2.raw "decrypted into s3:// (zero runs filled)"
 assert_exit 0 "$LUKSFS" compare "${EP[@]}" src.raw s3://images/enc.luks --b-passphrase-file pw
+
+log "create s3://: the object opens with cryptsetup"
+assert_exit 0 "$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/new.luks 8M
+scurl -o new.luks "$S3_ENDPOINT/images/new.luks"
+assert_eq $((16 * MiB + 8 * MiB)) "$(stat -c %s new.luks)" "created object size"
+cryptsetup open --test-passphrase --key-file pw new.luks || fail "cryptsetup refuses the created object"
+assert_exit 1 "$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/new.luks 8M
 
 log "refusal: existing object"
 assert_exit 1 "$LUKSFS" convert "${EP[@]}" "${CHEAP[@]}" --new-passphrase-file pw src.raw s3://images/enc.luks
