@@ -58,6 +58,9 @@ int RunConvert(const Command& cmd) {
   if (type.empty()) {
     type = src.container == fs::prep::Container::kLuks1 ? "luks1" : "luks2";
   }
+  if (type == "raw" && !cmd.kms.uri.empty()) {
+    return Report({kExitUsage, p.b + ": --kms binds a LUKS2 DST, not a raw one"});
+  }
   if (type == "raw" && !src.encrypted()) {
     return Report({kExitUsage, p.a + ": SRC is raw and DST would be raw: nothing "
                                      "to encrypt or decrypt (use cp)"});
@@ -71,8 +74,15 @@ int RunConvert(const Command& cmd) {
   if (type != "raw") {
     // DST's secret: --new-*, else SRC's passphrase, else asked (twice).
     SecureBuffer pass;
-    if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
-        src_pass.empty()) {
+    if (!cmd.kms.uri.empty()) {
+      if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty()) {
+        return Report({kExitUsage, p.b + ": --kms generates DST's passphrase: no "
+                                         "--new-passphrase-file or --new-key-file"});
+      }
+      std::optional<KmsBinding> binding;
+      if (auto e = BindNewImage(cmd.kms, p.b, &format, &pass, &binding)) return Report(*e);
+    } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
+               src_pass.empty()) {
       auto s = ReadNewSecret(p.new_secret, p.b);
       if (!s.ok()) return Report({kExitNoKey, p.b + ": " + s.status().message()});
       pass = std::move(s).value();

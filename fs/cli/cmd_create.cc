@@ -17,11 +17,6 @@ namespace luksfs::cli {
 
 namespace {
 
-// Keyslots holding a generated passphrase: 256 bits of entropy, so the KDF
-// adds nothing; pbkdf2 at cryptsetup's minimum keeps KMS opens fast (the
-// same policy as `luksfs bind`).
-constexpr uint32_t kGeneratedSlotIterations = 1000;
-
 int CreateExit(const Status& s) {
   switch (s.code()) {
     case Status::Code::kInvalidArgument:
@@ -52,41 +47,7 @@ int RunCreate(const Command& cmd) {
   SecureBuffer pass;
   std::optional<KmsBinding> binding;
   if (!cmd.kms.uri.empty()) {
-    if (format.version != 2) {
-      return Report({kExitUsage, p.a + ": --kms needs --type luks2 (LUKS1 has no "
-                                       "token area; run 'luksfs bind' afterwards)"});
-    }
-    if (format.uuid.empty()) {
-      auto uuid = crypto::RandomUuid();
-      if (!uuid.ok()) return Report({kExitBadImage, uuid.status().message()});
-      format.uuid = *uuid;
-    }
-    std::string uri = cmd.kms.uri;
-    if (cmd.kms.create_key) {
-      kms::NewKeyAttributes attrs;
-      attrs.name = "luksfs-" + format.uuid;
-      attrs.identifier = format.uuid;
-      auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
-      if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
-      uri = *created;
-    }
-    auto client = kms::OpenKms(uri, cmd.kms.options);
-    if (!client.ok()) return Report(KmsError("KMS " + uri, client.status()));
-    auto gen = GenerateHexPassphrase();
-    if (!gen.ok()) return Report({kExitBadImage, gen.status().message()});
-    pass = std::move(gen).value();
-    auto wrapped = (*client)->Wrap(pass.span());
-    if (!wrapped.ok()) return Report(KmsError("KMS " + uri, wrapped.status()));
-    KmsBinding b;
-    b.keyslot = 0;
-    b.kms = uri;
-    b.key_id = (*client)->key_id();
-    b.wrapped = std::move(wrapped).value();
-    b.created = NowRfc3339();
-    format.tokens.push_back(BindingToJson(b));
-    format.pbkdf = "pbkdf2";
-    format.force_iterations = kGeneratedSlotIterations;
-    binding = std::move(b);
+    if (auto e = BindNewImage(cmd.kms, p.a, &format, &pass, &binding)) return Report(*e);
   } else {
     auto secret = ReadNewSecret(p.new_secret, p.a);
     if (!secret.ok()) return Report({kExitNoKey, p.a + ": " + secret.status().message()});

@@ -113,7 +113,7 @@ void AddPrepVerbOptions(const std::string& verb, po::options_description* visibl
   if (verb == "convert") {
     SecretPair(&secrets, "", "SRC's passphrase");
     secrets.add_options()("key-slot", po::value<int>(), "SRC: try only keyslot N");
-    SecretPair(&secrets, "new-", "DST's passphrase (default: SRC's)");
+    SecretPair(&secrets, "new-", "DST's passphrase (default: SRC's; --kms: generated)");
     secrets.add_options()("max-kdf-memory", po::value<uint64_t>(),
                           "refuse SRC Argon2 keyslots needing more KiB");
     po::options_description conv("Convert options");
@@ -192,9 +192,6 @@ std::string ReadPrepVerb(const std::string& verb, const po::variables_map& vm,
       const uint32_t mib = vm["block-size"].as<uint32_t>();
       if (mib < 1 || mib > 256) return "--block-size must be 1..256 MiB";
       p.chunk_bytes = uint64_t{mib} << 20;
-    }
-    if (!cmd->kms.uri.empty()) {
-      return "--kms is not supported by convert yet: run 'luksfs bind' on DST";
     }
     return "";
   }

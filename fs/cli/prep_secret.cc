@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "crypto/keyslot_create.h"
+#include "crypto/luks2_writer.h"
 #include "fs/cli/secrets.h"
 
 namespace luksfs::cli {
@@ -38,6 +39,48 @@ Result<SecureBuffer> GenerateHexPassphrase() {
     hex.data()[2 * i + 1] = kDigits[raw.data()[i] & 15];
   }
   return hex;
+}
+
+std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& image,
+                                     fs::prep::FormatOptions* format,
+                                     SecureBuffer* pass,
+                                     std::optional<KmsBinding>* binding) {
+  if (format->version != 2) {
+    return CliError{kExitUsage, image + ": --kms needs LUKS2 (LUKS1 has no token "
+                                        "area; run 'luksfs bind' afterwards)"};
+  }
+  if (format->uuid.empty()) {
+    auto uuid = crypto::RandomUuid();
+    if (!uuid.ok()) return CliError{kExitBadImage, uuid.status().message()};
+    format->uuid = *uuid;
+  }
+  std::string uri = kms.uri;
+  if (kms.create_key) {
+    kms::NewKeyAttributes attrs;
+    attrs.name = "luksfs-" + format->uuid;
+    attrs.identifier = format->uuid;
+    auto created = kms::CreateRootKey(uri, kms.options, attrs);
+    if (!created.ok()) return KmsError("KMS " + uri, created.status());
+    uri = *created;
+  }
+  auto client = kms::OpenKms(uri, kms.options);
+  if (!client.ok()) return KmsError("KMS " + uri, client.status());
+  auto gen = GenerateHexPassphrase();
+  if (!gen.ok()) return CliError{kExitBadImage, gen.status().message()};
+  *pass = std::move(gen).value();
+  auto wrapped = (*client)->Wrap(pass->span());
+  if (!wrapped.ok()) return KmsError("KMS " + uri, wrapped.status());
+  KmsBinding b;
+  b.keyslot = 0;
+  b.kms = uri;
+  b.key_id = (*client)->key_id();
+  b.wrapped = std::move(wrapped).value();
+  b.created = NowRfc3339();
+  format->tokens.push_back(BindingToJson(b));
+  format->pbkdf = "pbkdf2";
+  format->force_iterations = 1000;
+  *binding = std::move(b);
+  return std::nullopt;
 }
 
 }  // namespace luksfs::cli

@@ -7,6 +7,7 @@
 #     differs), cryptsetup refuses the old key (open --volume-key-file), the oracle decrypts
 #     with the new one
 #   * LUKS1 (qemu-made) -> LUKS2 with 512-byte sectors, compared by the oracle
+#   * --kms: DST bound at once to a local-keystore key, mounted with no secret
 #   * compare: 0 identical, 1 "Content mismatch at offset N!" at the byte qemu-img agrees with
 #   * refusals: existing DST without --force, raw -> raw, wrong secret (exit 2), qcow2 SRC
 #   * SIGINT mid-way through a 256 MiB convert: exit 130, no DST and no temporary left
@@ -73,6 +74,19 @@ cryptsetup luksDump q2.img | grep -q 'sector: 512 \[bytes\]' || fail "sector siz
 dump_vk q2.img pw q2.vk
 oracle_decrypt q2.img q2.vk q2.plain
 assert_files_eq src.raw q2.plain "LUKS1 -> LUKS2 plaintext"
+
+log "raw -> LUKS2 bound to a KMS key at once (--kms, local keystore): mounts with no secret"
+export LUKSFS_KEYSTORE_KDF=min
+printf 'keystore passphrase\n' >kspw
+KO=(--keystore-passphrase-file kspw)
+assert_exit 0 "$LUKSFS" kms create-key "file:$WORK/keys.db#cv" "${KO[@]}"
+assert_exit 0 "$LUKSFS" convert --kms "file:$WORK/keys.db#cv" "${KO[@]}" src.raw kms.img
+cryptsetup token export --token-id 0 kms.img | grep -q '"luksfs-kms"' || fail "no luksfs-kms token"
+mnt="$(new_mountpoint mk)"
+mount_view kms.img "$mnt" -r "${KO[@]}"
+cmp -s src.raw "$mnt/disk.raw" || fail "the KMS-bound convert output does not read back as SRC"
+umount_view "$mnt"
+assert_exit 1 "$LUKSFS" convert -O raw --kms "file:$WORK/keys.db#cv" "${KO[@]}" kms.img x.raw
 
 log "compare: identical and different, qemu-img agrees"
 assert_exit 0 "$LUKSFS" compare src.raw l2.img --b-passphrase-file pw
