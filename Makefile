@@ -17,7 +17,7 @@ MODE ?= release
 BUILD := build
 
 CXX ?= g++
-PKGS := fuse3 openssl libsodium libargon2 libcurl
+PKGS := fuse3 openssl libsodium libargon2 libcurl liburing
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BOOST_LIBS ?= -lboost_program_options
@@ -39,6 +39,7 @@ COMMON_SRCS := $(call srcs,common)
 CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
+FS_SRCS     += $(call srcs,fs/image)
 FS_SRCS     += $(call srcs,fs/prep)
 MAIN_SRC    := fs/cli/main.cc
 
@@ -55,6 +56,7 @@ COMMON_TESTS := $(wildcard common/*_test.cc)
 CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
+FS_TESTS     += $(wildcard fs/image/*_test.cc)
 FS_TESTS     += $(wildcard fs/prep/*_test.cc)
 TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
              $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \

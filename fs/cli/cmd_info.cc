@@ -176,15 +176,15 @@ int RunInfo(const std::string& path, bool json,
   if (auto e = OpenImage(path, false, storage, &image)) return Report(*e);
   Status mountable = crypto::CheckMountable(image.header);
   if (mountable.ok()) {
-    mountable = crypto::ComputeDataLayout(image.header, image.storage->Size())
+    mountable = crypto::ComputeDataLayout(image.header, image.luks_size())
                     .status();
   }
   if (json) {
-    std::cout << HeaderJson(image.header, image.storage->Size(), mountable)
+    std::cout << HeaderJson(image.header, image.luks_size(), mountable)
                      .dump(2)
               << "\n";
   } else {
-    PrintText(image.header, image.storage->Size(), mountable);
+    PrintText(image.header, image.luks_size(), mountable);
   }
   return kExitOk;
 }

@@ -85,6 +85,23 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
   return std::nullopt;
 }
 
+// --io-uring, else the environment's LUKSFS_IO_URING (auto|on|off; the
+// test suite runs the FUSE tests on both transports with it), else auto.
+fs::UringMode TransportMode(const MountConfig& cfg) {
+  MountConfig::IoUring m = cfg.io_uring;
+  const char* env = getenv("LUKSFS_IO_URING");
+  if (!cfg.io_uring_explicit && env != nullptr) {
+    const std::string e = env;
+    if (e == "on") m = MountConfig::IoUring::kOn;
+    if (e == "off") m = MountConfig::IoUring::kOff;
+  }
+  switch (m) {
+    case MountConfig::IoUring::kOn: return fs::UringMode::kOn;
+    case MountConfig::IoUring::kOff: return fs::UringMode::kOff;
+    default: return fs::UringMode::kAuto;
+  }
+}
+
 // Locks all current and future pages (including OpenSSL's key schedules)
 // when that cannot fail later for lack of RLIMIT_MEMLOCK.
 void LockMemory() {
@@ -157,8 +174,14 @@ int Serve(const MountConfig& cfg, int notify_fd) {
            std::to_string(layout.sector_size) + "-byte sectors, " +
            ((*engine)->vector_aes() ? "VAES XTS kernel" : "portable kernel") +
            ", " + std::to_string((*engine)->threads()) + " thread(s)");
-  fs::Volume volume(std::move(image.storage), layout, std::move(engine).value(),
-                    cfg.read_only);
+  auto map = image.container->OpenMap(image.header, !cfg.read_only);
+  if (!map.ok()) {
+    return fail({ExitCodeFor(fs::ImageStep::kImage, map.status()),
+                 cfg.image + ": " + map.status().message()});
+  }
+  // `image` owns the storage the map and the volume borrow; it outlives both.
+  fs::Volume volume(image.storage.get(), std::move(map).value(),
+                    std::move(engine).value(), cfg.read_only);
 
   fs::ViewOptions vo;
   vo.mountpoint = cfg.mountpoint;
@@ -168,6 +191,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   vo.allow_other = cfg.allow_other;
   vo.direct_io = cfg.direct_io;
   vo.kernel_readahead_kib = cfg.kernel_readahead_kib;
+  vo.io_uring = TransportMode(cfg);
   vo.debug = cfg.debug && cfg.foreground;
   fs::ViewFs view(&volume, vo);
   // A KMS-unlocked mount is watched: revoking the root key drops the keys.

@@ -37,6 +37,7 @@ const std::map<std::string, std::string> kOWords = {
     {"foreground", "--foreground"}, {"name=", "--name="},
     {"threads=", "--threads="},     {"kernel_readahead=", "--kernel-readahead="},     {"passphrase_file=", "--passphrase-file="},
     {"key_file=", "--key-file="},   {"key_slot=", "--key-slot="},
+    {"io_uring=", "--io-uring="},
     {"max_kdf_memory=", "--max-kdf-memory="},
     {"s3_endpoint=", "--s3-endpoint="}, {"s3_region=", "--s3-region="},
     {"s3_path_style", "--s3-path-style"}, {"s3_virtual_host", "--s3-virtual-host"},
@@ -80,6 +81,8 @@ po::options_description MountDesc() {
       ("kernel-readahead", po::value<unsigned>(),
        "kernel readahead of the view in KiB, 0 = kernel default (1024)")
       ("direct-io", "bypass the kernel page cache")
+      ("io-uring", po::value<std::string>(),
+       "FUSE transport: auto (default), on (require FUSE over io_uring), off")
       ("allow-other", "allow access by other users")
       ("debug,d", "verbose log");
   return d;
@@ -320,6 +323,14 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       if (m.kernel_readahead_kib > 65536) {
         return Error("mount: --kernel-readahead must be 0..65536 KiB");
       }
+    }
+    if (vm.count("io-uring")) {
+      const std::string u = vm["io-uring"].as<std::string>();
+      m.io_uring_explicit = true;
+      if (u == "auto") m.io_uring = MountConfig::IoUring::kAuto;
+      else if (u == "on") m.io_uring = MountConfig::IoUring::kOn;
+      else if (u == "off") m.io_uring = MountConfig::IoUring::kOff;
+      else return Error("mount: --io-uring must be auto, on or off, not '" + u + "'");
     }
     if (m.name.empty() || m.name == "." || m.name == ".." ||
         m.name.find('/') != std::string::npos || m.name.size() > 255) {

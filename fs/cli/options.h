@@ -44,6 +44,9 @@ struct MountConfig {
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
   unsigned kernel_readahead_kib = 1024;  // 0: kernel default
+  enum class IoUring { kAuto, kOn, kOff };
+  IoUring io_uring = IoUring::kAuto;     // --io-uring: the FUSE transport
+  bool io_uring_explicit = false;        // given on the command line
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
 };

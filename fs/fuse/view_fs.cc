@@ -94,6 +94,7 @@ void ViewFs::SetKernelReadahead(const MountInfo& mount) {
 
 void ViewFs::Revoke(bool unmount) {
   volume_->DropKeys();
+  if (uring_) uring_->WipeBuffers();
   struct fuse_session* se = session_.load();
   if (se == nullptr) return;
   int rc = fuse_lowlevel_notify_inval_inode(se, kViewInode, 0, 0);
@@ -144,6 +145,17 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
     return Status::Unavailable(
         "FUSE mount failed (is /dev/fuse available, and fuse3 installed?)");
   }
+  UringOptions uo;
+  uo.mode = options_.io_uring;
+  uo.queue_depth = options_.uring_queue_depth;
+  uo.max_payload = options_.max_request;
+  uring_ = std::make_unique<UringTransport>(uo);
+  if (Status us = uring_->Attach(se); !us.ok()) {
+    fuse_session_unmount(se);
+    fuse_remove_signal_handlers(se);
+    uring_.reset();
+    return us;
+  }
   if (on_sighup != nullptr) {
     struct sigaction sa = {};
     sa.sa_handler = on_sighup;
@@ -181,6 +193,11 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
   if (before_teardown) before_teardown();
   session_.store(nullptr);
   fuse_session_unmount(se);
+  if (uring_) {
+    LogDebug("transport: " + uring_->Describe() + ", " +
+             std::to_string(uring_->served()) + " request(s) through io_uring");
+    uring_->Stop();  // after the unmount: no request can wait on a ring
+  }
   fuse_remove_signal_handlers(se);
   if (rc < 0) {
     return Status::Unavailable("FUSE session failed: error " +

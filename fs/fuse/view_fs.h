@@ -15,9 +15,11 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
+#include "fs/fuse/uring_transport.h"
 #include "fs/volume.h"
 
 namespace luksfs::fs {
@@ -37,6 +39,10 @@ struct ViewOptions {
   // Kernel readahead for the view, KiB (the mount's bdi read_ahead_kb);
   // 0 keeps the kernel's default. Needs root; ignored otherwise.
   unsigned kernel_readahead_kib = 1024;
+  // FUSE over io_uring (uring_transport.h): auto uses it when the kernel
+  // offers it, on requires it, off never tries.
+  UringMode io_uring = UringMode::kAuto;
+  unsigned uring_queue_depth = 8;  // entries per CPU queue
 };
 
 class ViewFs {
@@ -68,6 +74,9 @@ class ViewFs {
   void SetKernelReadahead(const MountInfo& mount);
 
   Volume* volume_;  // not owned; outlives Run()
+  // Created by Run() before the session serves, stopped after unmount;
+  // Revoke() wipes its buffers (they hold plaintext).
+  std::unique_ptr<UringTransport> uring_;
   // The live session, set by Run() before on_mounted and cleared after
   // before_teardown; read by Revoke() from the watcher thread.
   std::atomic<struct fuse_session*> session_{nullptr};
