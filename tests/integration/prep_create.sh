@@ -5,6 +5,7 @@
 #     data written through a luksfs mount decrypts with cryptsetup's volume key in the oracle.
 #   * LUKS1: qemu-img reads what was written through the view (qemu_decrypt).
 #   * the image is sparse; existing files are refused without --force; bad options exit 1.
+#   * on a terminal the passphrase is asked twice; different answers create nothing.
 #   * --kms with the local keystore: bound at once (token 0), mounts with no secret.
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -85,6 +86,19 @@ assert_exit 2 "$LUKSFS" create "${CHEAP[@]}" x.img 8M
 assert_exit 2 "$LUKSFS" create "${CHEAP[@]}" --passphrase-file missing x.img 8M
 [[ -e x.img ]] && fail "a refused create left x.img"
 ls ./*.tmp-* 2>/dev/null && fail "temporary files left behind"
+
+log "the prompt is asked twice on a terminal (script(1) provides one)"
+(sleep 1; printf 'tty secret\n'; sleep 0.5; printf 'tty secret\n') |
+    script -qec "$LUKSFS create ${CHEAP[*]} t.img 8M" /dev/null >tty.out 2>&1 || fail "create on a tty: $(cat tty.out)"
+grep -q '(again)' tty.out || fail "no second prompt: $(cat tty.out)"
+write_secret tpw "tty secret"
+cryptsetup open --test-passphrase --key-file tpw t.img || fail "cryptsetup refuses the prompted passphrase"
+set +e
+(sleep 1; printf 'one\n'; sleep 0.5; printf 'two\n') |
+    script -qec "$LUKSFS create ${CHEAP[*]} t2.img 8M" /dev/null >tty.out 2>&1
+set -e
+grep -q 'do not match' tty.out || fail "mismatched prompts accepted: $(cat tty.out)"
+[[ -e t2.img ]] && fail "mismatched prompts left t2.img"
 
 log "--kms: a generated passphrase, bound at once; mounts with no secret"
 export LUKSFS_KEYSTORE_KDF=min
