@@ -42,7 +42,7 @@ run() {  # NAME CMD...: seconds from start until the output is durable
     t0=$(date +%s.%N)
     "$@" >/dev/null
     t1=$(date +%s.%N)
-    echo "$name $(echo "$t1 - $t0" | bc)" >>times.txt
+    echo "$name $(python3 -c "print($t1 - $t0)")" >>times.txt
 }
 
 : >times.txt
