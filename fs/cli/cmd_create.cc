@@ -11,6 +11,7 @@
 #include "fs/cli/image.h"
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/create.h"
+#include "fs/prep/interrupt.h"
 #include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
@@ -25,6 +26,8 @@ int CreateExit(const Status& s) {
     case Status::Code::kIOError:
     case Status::Code::kNotFound:
       return kExitStorage;
+    case Status::Code::kUnavailable:
+      return 128 + 2;  // interrupted (SIGINT), as convert
     default:
       return kExitBadImage;
   }
@@ -53,6 +56,10 @@ int RunCreate(const Command& cmd) {
     if (!secret.ok()) return Report({kExitNoKey, p.a + ": " + secret.status().message()});
     pass = std::move(secret).value();
   }
+  // From here signals become a flag (not before: a prompt must stay
+  // interruptible): the output is discarded (file unlinked, upload aborted)
+  // instead of the process dying mid-write.
+  fs::prep::InstallInterruptHandler();
   auto made = to_s3 ? fs::prep::CreateImageIn(*s3_out, p.size, format, pass.span())
                     : fs::prep::CreateImage(p.a, p.size, format, pass.span(), p.force);
   if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});

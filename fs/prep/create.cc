@@ -2,6 +2,7 @@
 
 #include "common/secure_buffer.h"
 #include "crypto/keyslot_create.h"
+#include "fs/prep/interrupt.h"
 
 namespace luksfs::fs::prep {
 
@@ -25,6 +26,7 @@ Result<CreatedImage> CreateImageIn(OutputSink& out, uint64_t size,
   const uint64_t total = header.data_offset + size;
   LUKSFS_RETURN_IF_ERROR(out.Truncate(total));
   LUKSFS_RETURN_IF_ERROR(WriteHeader(out, header));
+  if (Interrupted()) return Status::Unavailable("interrupted");
   LUKSFS_RETURN_IF_ERROR(out.Commit());
   CreatedImage r;
   r.uuid = header.uuid;

@@ -8,7 +8,8 @@
 // garbage (all-zero ciphertext decrypted with the volume key), not zeros.
 // Write zeros through the view where zeros matter.
 //
-// The file appears under its name only when complete (see OutputFile).
+// The file appears under its name only when complete (see OutputFile);
+// kUnavailable "interrupted" when Interrupted() turned true first.
 // Thread-safety: reentrant. Secrets: the volume key is generated in a
 // SecureBuffer and wiped before return; the passphrase is borrowed.
 #pragma once

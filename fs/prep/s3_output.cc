@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fs/prep/interrupt.h"
+
 namespace luksfs::fs::prep {
 
 Result<std::unique_ptr<S3Output>> S3Output::Create(const std::string& uri,
@@ -91,6 +93,7 @@ Status S3Output::Commit() {
   const uint64_t end = std::max(size_, buf_start_ + buf_.size());
   // Zero-fill to the end, part by part.
   while (buf_start_ + buf_.size() < end) {
+    if (Interrupted()) return Status::Unavailable("interrupted");
     const uint64_t want = std::min<uint64_t>(kPartBytes, end - buf_start_);
     if (buf_.size() < want) buf_.resize(want, 0);
     if (buf_start_ + buf_.size() < end) {

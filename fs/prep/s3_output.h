@@ -6,7 +6,8 @@
 // rest up to the size given to Truncate() and completes the upload; only
 // then does the object appear under its key. Destroying an uncommitted
 // S3Output aborts the upload, so no parts are left behind and no half
-// object exists under the key.
+// object exists under the key. The zero fill of Commit() stops with
+// kUnavailable "interrupted" when Interrupted() turns true.
 //
 // Write order: any order inside the current buffer, never below it (the
 // header first, then the data in increasing offsets, as convert does).

@@ -5,7 +5,8 @@
 #   * s3:// LUKS2 SRC -> local raw (decrypt): equal to SRC; compare reads s3:// too
 #   * create s3://KEY: the downloaded object opens with cryptsetup
 #   * an existing object is refused without --force
-#   * SIGINT during an upload: exit 130, no object under the key, no multipart upload left
+#   * SIGINT during an upload (convert, and create's zero fill): exit 130, no object under the
+#     key, no multipart upload left
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_luksfs
@@ -99,5 +100,21 @@ else
     s3 uploads images >uploads.xml
     grep -q '<UploadId>' uploads.xml && fail "multipart upload left behind: $(cat uploads.xml)"
     log "interrupted upload exited 130; no object, no upload left"
+fi
+
+log "SIGINT during create s3:// (the zero fill): no object, no upload left"
+"$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/intc.luks 1G 2>intc.err &
+cpid=$!
+sleep 2
+kill -INT "$cpid"
+set +e; wait "$cpid"; rc=$?; set -e
+if [[ $rc == 0 ]]; then
+    log "create finished before the signal; interrupt not exercised"
+else
+    [[ $rc == 130 ]] || fail "interrupted create exit $rc (want 130): $(cat intc.err)"
+    s3 head images intc.luks >/dev/null 2>&1 && fail "an object exists after the interrupted create"
+    s3 uploads images >uploads.xml
+    grep -q '<UploadId>' uploads.xml && fail "multipart upload left behind: $(cat uploads.xml)"
+    log "interrupted create exited 130; no object, no upload left"
 fi
 finish
