@@ -20,9 +20,6 @@ std::optional<CliError> OpenPlain(const std::string& path,
   auto kind = fs::prep::ProbeContainer(**storage);
   if (!kind.ok()) return CliError{kExitStorage, path + ": " + kind.status().message()};
   out->container = *kind;
-  if (*kind == fs::prep::Container::kQcow2) {
-    return CliError{kExitBadImage, path + ": qcow2 images are not supported yet"};
-  }
   if (*kind == fs::prep::Container::kRaw) {
     out->size = (*storage)->Size();
     out->storage = std::move(storage).value();
@@ -55,6 +52,15 @@ std::optional<CliError> OpenPlain(const std::string& path,
       return e;
     }
     if (passphrase) *passphrase = std::move(pass).value();
+  }
+  if (*kind == fs::prep::Container::kQcow2) {
+    // Through the container's block map (holes read as zeros).
+    auto p = fs::prep::PlainThroughContainer(
+        std::make_unique<OpenedImage>(std::move(image)), std::move(key.volume_key),
+        threads);
+    if (!p.ok()) return CliError{kExitBadImage, path + ": " + p.status().message()};
+    *out = std::move(p).value();
+    return std::nullopt;
   }
   crypto::EngineOptions eo;
   eo.threads = threads;

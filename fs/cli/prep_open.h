@@ -1,7 +1,8 @@
 // Opening an image's plaintext for compare and convert: probe the
 // container, then a raw file as is, or a LUKS image unlocked the usual way
 // (passphrase or key file, else the image's KMS binding, else a prompt).
-// qcow2 is refused (exit 3) until the qcow2 container lands.
+// qcow2 goes through the image layer's container and a read-only Volume
+// (refused by that layer, exit 3, until the qcow2 container is there).
 #pragma once
 
 #include <string>

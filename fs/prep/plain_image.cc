@@ -34,11 +34,16 @@ Status PlainImage::ReadStored(uint64_t offset, std::span<uint8_t> dst) const {
   if (offset > size || dst.size() > size - offset) {
     return Status::InvalidArgument("read past the end of the plaintext");
   }
+  if (volume) {
+    LUKSFS_ASSIGN_OR_RETURN(const size_t n, volume->Read(offset, dst));
+    if (n != dst.size()) return Status::Corruption("short read from the volume");
+    return Status();
+  }
   return storage->ReadAt(data_offset + offset, dst);
 }
 
 Status PlainImage::Decrypt(uint64_t offset, std::span<uint8_t> buf) const {
-  if (!engine) return Status();
+  if (!engine) return Status();  // raw, or a volume (already plaintext)
   return engine->Decrypt(iv_tweak + offset / 512, buf, buf);
 }
 
@@ -60,6 +65,28 @@ Status PlainImage::Read(uint64_t offset, std::span<uint8_t> dst) const {
   std::memcpy(dst.data(), tmp.data() + (offset - first), dst.size());
   SecureWipe(tmp.data(), tmp.size());
   return Status();
+}
+
+Result<PlainImage> PlainThroughContainer(std::unique_ptr<OpenedImage> image,
+                                         SecureBuffer volume_key,
+                                         unsigned threads) {
+  LUKSFS_ASSIGN_OR_RETURN(const crypto::DataLayout layout, CheckImage(*image));
+  crypto::EngineOptions eo;
+  eo.threads = threads;
+  auto engine = crypto::CryptEngine::Create(layout.cipher, volume_key.span(),
+                                            layout.sector_size, eo);
+  volume_key.Wipe();
+  LUKSFS_RETURN_IF_ERROR(engine.status());
+  LUKSFS_ASSIGN_OR_RETURN(auto map, image->container->OpenMap(image->header, false));
+  PlainImage p;
+  p.container = image->header.version == 1 ? Container::kLuks1 : Container::kLuks2;
+  if (std::string(image->container->format()) == "qcow2") p.container = Container::kQcow2;
+  p.sector_size = layout.sector_size;
+  p.volume = std::make_unique<Volume>(image->storage.get(), std::move(map),
+                                      std::move(engine).value(), /*read_only=*/true);
+  p.size = p.volume->Size();
+  p.opened = std::move(image);
+  return p;
 }
 
 }  // namespace luksfs::fs::prep
