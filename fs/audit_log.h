@@ -1,5 +1,7 @@
 // AuditLog: one JSON line per key event (unwrap, bind, unbind, rewrap,
-// revocation seen, keys dropped, shred), to a file (appended, 0600) or
+// revocation seen, keys dropped, shred; key errors kms_unreachable,
+// key_not_found, key_state_changed, unwrap_refused, grace_expired, each
+// with a "reason"), to a file (appended, 0600) or
 // syslog. Lines carry the time, the event, the image UUID and the key URI
 // or id — never key material, passphrases or wrapped blobs.
 //

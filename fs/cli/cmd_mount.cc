@@ -212,6 +212,14 @@ int Serve(const MountConfig& cfg, int notify_fd) {
           (*audit)->Event("keys_dropped", {{"image_uuid", uuid},
                                            {"kms", kms_uri}});
         });
+    watcher->SetOnEvent([&audit, uuid, kms_uri](
+                            const std::string& event,
+                            const std::map<std::string, std::string>& f) {
+      std::map<std::string, std::string> fields = f;
+      fields["image_uuid"] = uuid;
+      fields["kms"] = kms_uri;
+      (*audit)->Event(event, fields);
+    });
   }
   bool mounted = false;
   Status s = view.Run([&] {

@@ -51,6 +51,9 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
+    {"kms_config=", "--kms-config="},
+    {"kms_api_key_file=", "--kms-api-key-file="},
+    {"iam_endpoint=", "--iam-endpoint="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {

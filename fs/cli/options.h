@@ -30,6 +30,8 @@ struct KmsConfig {
   unsigned grace_seconds = 300;     // mount: --kms-grace (unreachable)
   bool unmount_on_revoke = false;   // mount: --on-revoke=unmount
   std::string audit_log;            // --audit-log FILE, or "syslog"
+  bool save = false;                // kms trust --save: pin into the config
+  std::string cluster;              // kms trust --cluster NAME
 };
 
 struct MountConfig {
