@@ -9,7 +9,9 @@
 #   * LUKS1 (qemu-made) -> LUKS2 with 512-byte sectors, compared by the oracle
 #   * --kms: DST bound at once to a local-keystore key, mounted with no secret
 #   * compare: 0 identical, 1 "Content mismatch at offset N!" at the byte qemu-img agrees with
-#   * refusals: existing DST without --force, raw -> raw, wrong secret (exit 2), qcow2 SRC
+#   * qcow2+LUKS SRC (qemu-img) -> raw equals SRC, once the image layer reads qcow2 (until then
+#     the refusal is checked: exit 3, "not supported")
+#   * refusals: existing DST without --force, raw -> raw, wrong secret (exit 2), plain qcow2 SRC
 #   * SIGINT mid-way through a 256 MiB convert: exit 130, no DST and no temporary left
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -103,6 +105,21 @@ assert_exit 2 "$LUKSFS" compare l2.img src.raw --passphrase-file bad
 truncate -s $((48 * MiB)) long.raw && dd if=src.raw of=long.raw conv=notrunc status=none
 assert_exit 0 "$LUKSFS" compare long.raw l2.img --b-passphrase-file pw
 assert_exit 1 "$LUKSFS" compare -s long.raw l2.img --b-passphrase-file pw
+
+log "qcow2+LUKS SRC (qemu-img made) through the image layer, when it reads qcow2"
+qemu_luks_create qemu-img convert -f raw -O qcow2 --object secret,id=s0,file=pw \
+    -o encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 src.raw q.qcow2
+set +e
+"$LUKSFS" convert -O raw --passphrase-file pw q.qcow2 qdec.raw >q.out 2>q.err
+rc=$?
+set -e
+if [[ $rc == 3 ]] && grep -q 'not supported' q.err; then
+    log "qcow2 not read by this build: $(cat q.err)"
+else
+    [[ $rc == 0 ]] || fail "convert of a qcow2+LUKS SRC: exit $rc: $(cat q.err)"
+    assert_files_eq src.raw qdec.raw "qcow2+LUKS -> raw"
+    assert_exit 0 "$LUKSFS" compare q.qcow2 l2.img --passphrase-file pw --b-passphrase-file pw
+fi
 
 log "refusals"
 assert_exit 1 "$LUKSFS" convert "${CHEAP[@]}" --new-passphrase-file pw src.raw l2.img
