@@ -1,6 +1,7 @@
 #include "fs/cli/options.h"
 
 #include "fs/cli/options_kms.h"
+#include "fs/cli/options_prep.h"
 
 #include <boost/program_options.hpp>
 
@@ -24,6 +25,8 @@ const char kUsage[] =
     "       luksfs unbind IMAGE | shred IMAGE [--yes]\n"
     "       luksfs wrap|unwrap --kms URI --in FILE [--out FILE]\n"
     "       luksfs rewrap IMAGE --kms NEW-URI | kms VERB URI\n"
+    "       luksfs create [options] IMAGE SIZE\n"
+    "       luksfs convert [options] SRC DST | compare [options] A B\n"
     "       luksfs --version | --help | COMMAND --help\n"
     "See luksfs(8).";
 
@@ -239,7 +242,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   std::string verb = args[0];
   static const std::set<std::string> kVerbs = {"mount", "umount", "pid",
                                                "info", "check"};
-  if (kVerbs.count(verb) || IsKmsVerb(verb)) {
+  if (kVerbs.count(verb) || IsKmsVerb(verb) || IsPrepVerb(verb)) {
     args.erase(args.begin());
   } else {
     // `luksfs IMAGE MNT [-o ...]`, as mount.fuse3 calls it. A lone word
@@ -269,6 +272,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     visible.add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
+  } else if (IsPrepVerb(verb)) {
+    AddPrepVerbOptions(verb, &visible, &hidden, &pos);
+    visible.add(StorageDesc());
   } else if (IsKmsVerb(verb)) {
     if (verb == "bind" || verb == "unbind" || verb == "shred" ||
         verb == "rewrap") {
@@ -404,6 +410,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (bad.empty() && vm.count("s3-endpoint") + vm.count("s3-region") > 0) {
       bad = ReadStorage(vm, &cmd.storage);
     }
+    if (!bad.empty()) return Error(verb + ": " + bad);
+  } else if (IsPrepVerb(verb)) {
+    std::string bad = ReadPrepVerb(verb, vm, &cmd);
+    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else {  // umount, pid
     cmd.kind = verb == "pid" ? Command::Kind::kPid : Command::Kind::kUmount;

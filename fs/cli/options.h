@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/prep/format.h"
 #include "fs/storage/open_storage.h"
 #include "kms-client/kms.h"
 
@@ -58,10 +59,27 @@ struct MountConfig {
   unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
 };
 
+// create, convert, compare (parsed in options_prep.cc).
+struct PrepConfig {
+  fs::prep::FormatOptions format;  // create; convert to LUKS
+  std::string out_type;            // convert -O: raw|luks1|luks2 ("": auto)
+  uint64_t size = 0;               // create: plaintext bytes
+  std::string a, b;                // create: a = IMAGE; convert/compare: A B
+  SecretOptions new_secret;        // create: the secret; convert: DST's;
+                                   // compare: image B's
+  bool force = false;              // replace an existing output
+  bool progress = false;           // -p
+  bool json_progress = false;      // --json-progress
+  bool strict = false;             // compare -s: sizes must match
+  unsigned threads = 0;            // crypto threads, 0 = CPUs
+  uint64_t chunk_bytes = 8u << 20; // convert: pipeline block size
+};
+
 struct Command {
   enum class Kind {
     kMount, kUmount, kPid, kInfo, kCheck, kHelp, kVersion,
     kBind, kUnbind, kShred, kWrap, kUnwrap, kRewrap, kKmsAdmin,
+    kCreate, kConvert, kCompare,
   };
   Kind kind = Kind::kHelp;
   MountConfig mount;            // kMount
@@ -78,6 +96,7 @@ struct Command {
   std::string out_file;         // unwrap: where the passphrase goes ("-")
   std::string from_uri;         // rewrap --in: the old key
   std::string kms_verb;         // kms: create-key|revoke|destroy|state
+  PrepConfig prep;              // create, convert, compare
 };
 
 // Parsed command, or a usage error message (exit code 1).
