@@ -3,7 +3,9 @@
 // Written in the project because libcurl 7.88's CURLOPT_AWS_SIGV4 sorts
 // canonical headers by "name:value" instead of by name (which breaks
 // UploadPartCopy with x-amz-copy-source-range) and does not canonicalise
-// the query string. See /work/shared/reference/s3.md section 5.
+// the query string (curl issues #9717 and #10129, fixed by curl PR #14370
+// in 8.10). The signing follows the AWS Signature Version 4 documentation
+// ("Create a signed AWS API request"); doc/s3.md lists the pitfalls.
 //
 // Inputs are already-encoded: the caller builds the path with UriEncode and
 // the query with CanonicalQuery and sends exactly those bytes on the wire.

@@ -12,7 +12,8 @@
 #   certs/rogue-ca.crt, certs/rogue-client.{crt,key}   a second CA and a client cert it signed
 #   server.conf, policies/, pykmip.db, server.log, pykmip.pid
 #   endpoint                     "127.0.0.1:PORT"
-# Recipe: /work/shared/reference/kmip.md section 2 (TLS1.2 suite, client EKU enforced).
+# Notes on this server set-up: doc/kmip.md, section "The PyKMIP test server"
+# (TLS1.2 suite, client EKU enforced).
 set -euo pipefail
 
 DIR="${1:?usage: pykmip-up.sh DIR [PORT]}"
