@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/secret_file.h"
+
 namespace luksfs::kms {
 
 namespace {
@@ -37,35 +39,10 @@ Result<SecureBuffer> CleanToken(std::span<const uint8_t> raw,
 }
 
 Result<SecureBuffer> ReadTokenFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
-    return PosixError(path, errno);
-  }
-  auto buf_or = SecureBuffer::Create(kMaxTokenBytes + 1);
-  if (!buf_or.ok()) {
-    close(fd);
-    return buf_or.status();
-  }
-  SecureBuffer buf = std::move(buf_or).value();
-  size_t n = 0;
-  Status s;
-  while (n < buf.size()) {
-    ssize_t r = read(fd, buf.data() + n, buf.size() - n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      s = PosixError(path, errno);
-      break;
-    }
-    if (r == 0) break;
-    n += size_t(r);
-  }
-  close(fd);
-  LUKSFS_RETURN_IF_ERROR(s);
-  if (n > kMaxTokenBytes) {
-    return Status::InvalidArgument(path + ": token file larger than 16 KiB");
-  }
-  return CleanToken(buf.span().first(n), path);
+  LUKSFS_ASSIGN_OR_RETURN(
+      SecureBuffer raw,
+      ReadSecretFile(path, "token file", SecretFormat::kWhole, kMaxTokenBytes));
+  return CleanToken(raw.span(), path);
 }
 
 }  // namespace

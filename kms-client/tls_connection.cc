@@ -15,6 +15,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/hex.h"
+
 namespace luksfs::kms {
 namespace {
 
@@ -235,14 +237,7 @@ Result<std::vector<uint8_t>> ParseFingerprint(std::string_view text) {
 }
 
 std::string FormatFingerprint(std::span<const uint8_t> digest) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (size_t i = 0; i < digest.size(); ++i) {
-    if (i > 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return HexEncode(digest, HexCase::kUpper, ":");
 }
 
 TlsConnection::~TlsConnection() {

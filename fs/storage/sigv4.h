@@ -48,8 +48,7 @@ std::string UriEncode(std::string_view s, bool encode_slash);
 // name and value.
 std::string CanonicalQuery(std::vector<std::pair<std::string, std::string>> q);
 
-// Lower-case hex.
-std::string Hex(std::span<const uint8_t> bytes);
+// Lower-case hex SHA-256 (common/hex.h encodes).
 std::string Sha256Hex(std::span<const uint8_t> data);
 inline std::string Sha256Hex(std::string_view s) {
   return Sha256Hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
