@@ -172,6 +172,45 @@ std::string CheckSecret(const SecretOptions& s) {
   return "";
 }
 
+// The option groups a command takes, in one table: a command parses exactly
+// the groups it declares (and shows in its --help). bind, unbind, shred and
+// rewrap once showed the S3 group but read it only when --s3-endpoint or
+// --s3-region was given, dropping --s3-ca and --s3-path-style.
+struct OptionGroups {
+  bool secret = false;   // SecretDesc: --passphrase-file, --key-file, ...
+  bool storage = false;  // StorageDesc: --s3-*, --cache-*, ...
+  bool kms = false;      // KmsDesc: --kms, --kms-ca, ... (and revocation)
+};
+
+OptionGroups GroupsOf(const std::string& verb) {
+  if (verb == "mount" || verb == "check" || verb == "bind" ||
+      verb == "unbind" || verb == "shred" || verb == "rewrap") {
+    return {true, true, true};
+  }
+  if (verb == "info") return {false, true, false};
+  if (IsKmsVerb(verb)) return {false, false, true};  // wrap, unwrap, kms
+  return {};                                         // umount, pid
+}
+
+// Reads every group the command takes into the fields its runner reads
+// (mount: cmd->mount.*, every other command: cmd->*). "" or a usage error.
+std::string ReadGroups(const std::string& verb, const po::variables_map& vm,
+                       Command* cmd) {
+  const OptionGroups g = GroupsOf(verb);
+  const bool mount = verb == "mount";
+  std::string bad;
+  if (g.secret) {
+    SecretOptions* s = mount ? &cmd->mount.secret : &cmd->secret;
+    ReadSecret(vm, s);
+    bad = CheckSecret(*s);
+  }
+  if (bad.empty() && g.storage) {
+    bad = ReadStorage(vm, mount ? &cmd->mount.storage : &cmd->storage);
+  }
+  if (bad.empty() && g.kms) bad = ReadKms(vm, mount ? &cmd->mount.kms : &cmd->kms);
+  return bad;
+}
+
 }  // namespace
 
 ParseResult ExpandMountOptions(const std::vector<std::string>& in,
@@ -252,10 +291,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
   } else if (IsKmsVerb(verb)) {
-    if (verb == "bind" || verb == "unbind" || verb == "shred" ||
-        verb == "rewrap") {
-      visible.add(SecretDesc()).add(StorageDesc());
-    }
+    if (GroupsOf(verb).secret) visible.add(SecretDesc());
+    if (GroupsOf(verb).storage) visible.add(StorageDesc());
     AddKmsVerbOptions(verb, &visible, &hidden, &pos);
   } else {
     hidden.add_options()("mountpoint", po::value<std::string>());
@@ -290,6 +327,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     return ParseResult{cmd, ""};
   }
 
+  if (std::string bad = ReadGroups(verb, vm, &cmd); !bad.empty()) {
+    return Error(verb + ": " + bad);
+  }
   auto need = [&](const char* what) -> std::string {
     return vm.count(what) ? vm[what].as<std::string>() : std::string();
   };
@@ -301,7 +341,6 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (m.image.empty() || m.mountpoint.empty()) {
       return Error("mount: IMAGE and MOUNTPOINT are required");
     }
-    ReadSecret(vm, &m.secret);
     m.foreground = vm.count("foreground") > 0;
     m.read_only = vm.count("read-only") > 0;
     m.allow_other = vm.count("allow-other") > 0;
@@ -320,38 +359,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       return Error("mount: --name must be a plain file name");
     }
     if (m.threads > 256) return Error("mount: --threads must be 0..256");
-    std::string bad = CheckSecret(m.secret);
-    if (bad.empty()) bad = ReadStorage(vm, &m.storage);
-    if (bad.empty()) bad = ReadKms(vm, &m.kms);
-    if (!bad.empty()) return Error("mount: " + bad);
   } else if (verb == "check") {
     cmd.kind = Command::Kind::kCheck;
     cmd.image = need("image");
     if (cmd.image.empty()) return Error("check: IMAGE is required");
-    ReadSecret(vm, &cmd.secret);
-    std::string bad = CheckSecret(cmd.secret);
-    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
-    if (bad.empty()) bad = ReadKms(vm, &cmd.kms);
-    if (!bad.empty()) return Error("check: " + bad);
   } else if (verb == "info") {
     cmd.kind = Command::Kind::kInfo;
     cmd.image = need("image");
     cmd.json = vm.count("json") > 0;
     if (cmd.image.empty()) return Error("info: IMAGE is required");
-    std::string bad = ReadStorage(vm, &cmd.storage);
-    if (!bad.empty()) return Error("info: " + bad);
   } else if (IsKmsVerb(verb)) {
-    std::string bad = ReadKms(vm, &cmd.kms);
-    if (bad.empty()) bad = ReadKmsVerb(verb, vm, &cmd);
-    if (bad.empty() && vm.count("passphrase-file") + vm.count("key-file") +
-                               vm.count("key-slot") + vm.count("max-kdf-memory") >
-                           0) {
-      ReadSecret(vm, &cmd.secret);
-      bad = CheckSecret(cmd.secret);
-    }
-    if (bad.empty() && vm.count("s3-endpoint") + vm.count("s3-region") > 0) {
-      bad = ReadStorage(vm, &cmd.storage);
-    }
+    std::string bad = ReadKmsVerb(verb, vm, &cmd);
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else {  // umount, pid
     cmd.kind = verb == "pid" ? Command::Kind::kPid : Command::Kind::kUmount;
