@@ -133,13 +133,20 @@ bench: deps all
 
 install: $(BUILD)/luksfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
+	install -s -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
 	ln -sf ../bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs
 	install -m 0644 man/luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+	ln -sf luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/mount.luksfs.8
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 contrib/completion/luksfs.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs
+	ln -sf luksfs $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs \
 	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/mount.luksfs.8 \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs
 
 clean:
 	rm -rf $(BUILD)

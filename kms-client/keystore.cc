@@ -226,16 +226,14 @@ Result<SecureBuffer> ReadPassphraseFile(std::string_view path) {
 Result<KeystoreUri> ParseKeystoreUri(std::string_view uri, bool require_key) {
   constexpr std::string_view kScheme = "file:";
   if (uri.substr(0, kScheme.size()) != kScheme) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": not a file: URI");
+    return Status::InvalidArgument("not a file: URI");
   }
   std::string_view rest = uri.substr(kScheme.size());
   if (rest.substr(0, 2) == "//") {
     rest.remove_prefix(2);  // file:///PATH: empty authority only
     if (rest.empty() || rest[0] != '/') {
       return Status::InvalidArgument(
-          "\"" + std::string(uri) +
-          "\": file: URIs take no host (use file:/PATH#KEY-NAME)");
+          "file: URIs take no host (use file:/PATH#KEY-NAME)");
     }
   }
   KeystoreUri out;
@@ -245,17 +243,14 @@ Result<KeystoreUri> ParseKeystoreUri(std::string_view uri, bool require_key) {
     out.key_name = std::string(rest.substr(hash + 1));
   }
   if (out.path.empty()) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": missing keystore path");
+    return Status::InvalidArgument("missing keystore path");
   }
   if (!out.key_name.empty() && !ValidKeyName(out.key_name)) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": bad key name after '#' (use 1-128 of "
+    return Status::InvalidArgument("bad key name after '#' (use 1-128 of "
                                    "A-Z a-z 0-9 . _ -)");
   }
   if (require_key && out.key_name.empty()) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": missing key name (file:/PATH#KEY-NAME)");
+    return Status::InvalidArgument("missing key name (file:/PATH#KEY-NAME)");
   }
   return out;
 }

@@ -526,8 +526,7 @@ Result<std::unique_ptr<KmsClient>> OpenKmipClient(std::string_view uri,
                                                   const KmsOptions& options) {
   LUKSFS_ASSIGN_OR_RETURN(KmipUri parsed, ParseKmipUri(uri));
   if (parsed.key_id.empty()) {
-    return Status::InvalidArgument("KMIP URI " + std::string(uri) +
-                                   ": no key id after the server list");
+    return Status::InvalidArgument("no key id after the server list");
   }
   LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<KmipClient> c,
                           MakeClient(uri, parsed, options));

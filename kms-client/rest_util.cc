@@ -70,17 +70,17 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
     }
   }
   if (transport.empty()) {
-    return Status::InvalidArgument("\"" + u + "\": expected " +
+    return Status::InvalidArgument("expected " +
                                    std::string(scheme) + "+https://");
   }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (authority.empty()) {
-    return Status::InvalidArgument("\"" + u + "\": missing host");
+    return Status::InvalidArgument("missing host");
   }
   if (authority.find('@') != std::string_view::npos) {
     return Status::InvalidArgument(
-        "\"" + u + "\": credentials do not belong in the URI (use a token "
+        "credentials do not belong in the URI (use a token "
                    "file or environment variable)");
   }
   for (char c : authority) {
@@ -88,7 +88,7 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
               (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
               c == '[' || c == ']';
     if (!ok) {
-      return Status::InvalidArgument("\"" + u + "\": bad character in host");
+      return Status::InvalidArgument("bad character in host");
     }
   }
   RestUri out;
@@ -97,8 +97,7 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
     out.path = std::string(rest.substr(slash + 1));
   }
   if (out.path.find_first_of("?#") != std::string::npos) {
-    return Status::InvalidArgument("\"" + u +
-                                   "\": no query or fragment allowed");
+    return Status::InvalidArgument("no query or fragment allowed");
   }
   return out;
 }

@@ -43,9 +43,9 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
   char buf[PATH_MAX];
   struct stat st;
   if (stat(in.mountpoint.c_str(), &st) != 0) {
-    return CliError{kExitMount, in.mountpoint + ": mountpoint " +
-                                    (errno == ENOENT ? "does not exist"
-                                                     : std::strerror(errno))};
+    return CliError{kExitMount, in.mountpoint + ": mountpoint" +
+                                    (errno == ENOENT ? std::string(" does not exist")
+                                                     : std::string(": ") + std::strerror(errno))};
   }
   if (!S_ISDIR(st.st_mode)) {
     return CliError{kExitMount,
@@ -134,7 +134,14 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   auto audit = fs::AuditLog::Open(cfg.kms.audit_log);
   if (!audit.ok()) return fail({kExitUsage, audit.status().message()});
   OpenedImage image;
-  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
+  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) {
+    // A local image this user may read but not write: say how to mount it.
+    if (!cfg.read_only && cfg.image.rfind("s3://", 0) != 0 &&
+        access(cfg.image.c_str(), R_OK) == 0 && access(cfg.image.c_str(), W_OK) != 0) {
+      e->message += " (not writable: mount it with --read-only or -o ro)";
+    }
+    return fail(*e);
+  }
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
   Unlocked unlocked;
@@ -233,6 +240,10 @@ int Serve(const MountConfig& cfg, int notify_fd) {
 int RunMount(const MountConfig& in) {
   MountConfig cfg;
   if (auto e = ResolvePaths(in, &cfg)) return Report(*e);
+  if (cfg.kernel_readahead_set && cfg.kernel_readahead_kib != 0 && geteuid() != 0) {
+    // The bdi's read_ahead_kb in sysfs is writable by root only.
+    LogWarning("--kernel-readahead needs root; the kernel default readahead stays");
+  }
   if (cfg.foreground) return Serve(cfg, -1);
 
   int fds[2];

@@ -64,7 +64,11 @@ std::optional<CliError> OpenImage(const std::string& path, bool writable,
 std::optional<CliError> CheckImage(const OpenedImage& image,
                                    crypto::DataLayout* layout) {
   Status s = crypto::CheckMountable(image.header);
-  if (!s.ok()) return Err(kExitBadImage, image.path, s);
+  if (!s.ok()) {
+    return Err(s.code() == Status::Code::kPermissionDenied ? kExitNoKey
+                                                           : kExitBadImage,
+               image.path, s);
+  }
   auto l = crypto::ComputeDataLayout(image.header, image.storage->Size());
   if (!l.ok()) return Err(kExitBadImage, image.path, l.status());
   *layout = *l;

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   const Command& cmd = *parsed.command;
   switch (cmd.kind) {
     case Command::Kind::kHelp:
+      if (cmd.usage_error) {  // no command at all
+        std::fputs(cmd.help_text.c_str(), stderr);
+        return luksfs::kExitUsage;
+      }
       std::fputs(cmd.help_text.c_str(), stdout);
       return luksfs::kExitOk;
     case Command::Kind::kVersion:

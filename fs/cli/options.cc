@@ -139,10 +139,43 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
   return "";
 }
 
+// The usage lines of one command (its --help shows these and its options).
+std::string VerbUsage(const std::string& cmd) {
+  static const std::map<std::string, std::string> kVerbUsage = {
+      {"mount",
+       "usage: luksfs mount [options] IMAGE MOUNTPOINT\n"
+       "       luksfs IMAGE MOUNTPOINT [-o OPTION[,OPTION...]]  (mount.luksfs, fstab)"},
+      {"umount", "usage: luksfs umount MOUNTPOINT"},
+      {"pid", "usage: luksfs pid MOUNTPOINT"},
+      {"info", "usage: luksfs info IMAGE [--json] [S3 options]"},
+      {"check", "usage: luksfs check IMAGE [secret options] [S3 options] [KMS options]"},
+      {"bind", "usage: luksfs bind IMAGE --kms URI [--create-key] [secret options]"},
+      {"unbind", "usage: luksfs unbind IMAGE [secret options]"},
+      {"shred", "usage: luksfs shred IMAGE [--yes] [--keep-key]"},
+      {"wrap", "usage: luksfs wrap --kms URI --in FILE [--out FILE]"},
+      {"unwrap", "usage: luksfs unwrap --kms URI --in FILE [--out FILE]"},
+      {"rewrap",
+       "usage: luksfs rewrap IMAGE --kms NEW-URI\n"
+       "       luksfs rewrap --in WDEK --from OLD-URI --kms NEW-URI [--out FILE]"},
+      {"kms",
+       "usage: luksfs kms VERB [URI] [KMS options]\n"
+       "verbs:\n"
+       "  create-key URI   create a root key and print its URI\n"
+       "  revoke URI       revoke the key: images bound to it no longer open\n"
+       "  destroy URI      destroy the key (crypto-shred every image bound to it)\n"
+       "  state URI        print the key's state"},
+  };
+  auto it = kVerbUsage.find(cmd);
+  return it == kVerbUsage.end() ? "usage: luksfs " + cmd : it->second;
+}
+
 std::string Help(const std::string& cmd, const po::options_description& d) {
   std::ostringstream os;
-  os << kUsage << "\n";
-  if (!cmd.empty()) os << "\n" << d;
+  if (cmd.empty()) {
+    os << kUsage << "\n";
+  } else {
+    os << VerbUsage(cmd) << "\n\n" << d;
+  }
   return os.str();
 }
 
@@ -251,6 +284,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       args[0] == "help") {
     cmd.kind = Command::Kind::kHelp;
     cmd.help_text = Help("", {});
+    cmd.usage_error = args.empty();
     return ParseResult{cmd, ""};
   }
   if (args[0] == "--version" || args[0] == "-V") {
@@ -350,6 +384,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {
       m.kernel_readahead_kib = vm["kernel-readahead"].as<unsigned>();
+      m.kernel_readahead_set = true;
       if (m.kernel_readahead_kib > 65536) {
         return Error("mount: --kernel-readahead must be 0..65536 KiB");
       }

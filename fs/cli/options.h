@@ -43,6 +43,7 @@ struct MountConfig {
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
   unsigned kernel_readahead_kib = 1024;  // 0: kernel default
+  bool kernel_readahead_set = false;     // given on the command line
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
 };
@@ -60,6 +61,7 @@ struct Command {
   fs::StorageOptions storage;   // kInfo, kCheck (s3:// images)
   std::string mountpoint;       // kUmount, kPid
   std::string help_text;        // kHelp
+  bool usage_error = false;     // kHelp without a command: stderr, exit 1
   KmsConfig kms;                // bind, unbind, shred, wrap, unwrap, rewrap, kms
   bool yes = false;             // shred: no confirmation prompt
   bool keep_key = false;        // shred: leave the KMS key alone

@@ -37,7 +37,28 @@ bool Contains(const std::string& hay, const std::string& needle) {
 TEST(ParseCommandLineTest, NoArgsIsHelp) {
   Command c = MustParse({});
   EXPECT_EQ(c.kind, Kind::kHelp);
+  EXPECT_TRUE(c.usage_error);  // on stderr, exit 1
   EXPECT_TRUE(Contains(c.help_text, "usage: luksfs mount"));
+  EXPECT_FALSE(MustParse({"--help"}).usage_error);
+}
+
+// COMMAND --help shows that command's usage and options only.
+TEST(ParseCommandLineTest, CommandHelpIsTheCommandsOnly) {
+  const std::string umount = MustParse({"umount", "--help"}).help_text;
+  EXPECT_TRUE(Contains(umount, "usage: luksfs umount MOUNTPOINT"));
+  EXPECT_FALSE(Contains(umount, "luksfs mount")) << umount;
+  EXPECT_FALSE(Contains(umount, "--passphrase-file")) << umount;
+  const std::string info = MustParse({"info", "--help"}).help_text;
+  EXPECT_TRUE(Contains(info, "--s3-endpoint"));
+  EXPECT_FALSE(Contains(info, "--passphrase-file")) << info;
+  EXPECT_FALSE(Contains(info, "--kms")) << info;
+  const std::string kms = MustParse({"kms", "--help"}).help_text;
+  for (const char* verb : {"create-key", "revoke", "destroy", "state"}) {
+    EXPECT_TRUE(Contains(kms, std::string("  ") + verb + " URI")) << kms;
+  }
+  const std::string wrap = MustParse({"wrap", "--help"}).help_text;
+  EXPECT_TRUE(Contains(wrap, "--in"));
+  EXPECT_FALSE(Contains(wrap, "--s3-ca")) << wrap;
 }
 
 TEST(ParseCommandLineTest, TopLevelHelpSpellings) {
