@@ -18,6 +18,7 @@ BUILD := build
 
 CXX ?= g++
 PKGS := fuse3 openssl libsodium libargon2 libcurl
+PKGS += libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BOOST_LIBS ?= -lboost_program_options

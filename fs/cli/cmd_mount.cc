@@ -5,6 +5,7 @@
 // with one byte, whether the mount is serving (0) or which exit code it
 // failed with. The parent holds no secret and exits with that code.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,9 +20,11 @@
 
 #include "common/log.h"
 #include "common/secure_buffer.h"
+#include "common/unique_fd.h"
 #include "crypto/crypt_engine.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
+#include "fs/cli/systemd_notify.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/revocation_watcher.h"
 #include "fs/volume.h"
@@ -100,7 +103,27 @@ void LockMemory() {
   }
 }
 
-void Detach() {
+// Where the daemon's log goes once it has left the terminal: --log-file,
+// else syslog (the journal under systemd), else -- no /dev/log, as in many
+// containers -- a file: /var/log/luksfs.log for root,
+// $XDG_RUNTIME_DIR/luksfs.log (or /tmp/luksfs-UID.log) for other users.
+void RouteDaemonLog(const MountConfig& cfg) {
+  if (!cfg.log_file.empty()) return;  // opened at start-up
+  if (SyslogAvailable()) {
+    LogToSyslog("luksfs");
+    return;
+  }
+  std::string path = "/var/log/luksfs.log";
+  if (geteuid() != 0) {
+    const char* run = std::getenv("XDG_RUNTIME_DIR");
+    path = run != nullptr && run[0] == '/'
+               ? std::string(run) + "/luksfs.log"
+               : "/tmp/luksfs-" + std::to_string(geteuid()) + ".log";
+  }
+  if (!LogToFile(path).ok()) LogToSyslog("luksfs");  // nowhere better
+}
+
+void Detach(const MountConfig& cfg) {
   setsid();
   if (chdir("/") != 0) LogWarning("chdir /");
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -110,7 +133,7 @@ void Detach() {
     dup2(null, STDERR_FILENO);
     if (null > STDERR_FILENO) close(null);
   }
-  LogToSyslog("luksfs");
+  RouteDaemonLog(cfg);
 }
 
 // Runs the whole mount in this process. `notify_fd` >= 0 receives the
@@ -128,7 +151,12 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   Status hardened = HardenProcess();
   if (!hardened.ok()) return fail({kExitMount, "cannot harden the process: " +
                                                    hardened.message()});
-  if (cfg.debug) SetLogLevel(LogLevel::kDebug);
+  if (cfg.debug || cfg.verbose) SetLogLevel(LogLevel::kDebug);
+  if (cfg.quiet) SetLogLevel(LogLevel::kWarning);
+  if (!cfg.log_file.empty()) {
+    Status logging = LogToFile(cfg.log_file);
+    if (!logging.ok()) return fail({kExitUsage, logging.message()});
+  }
   LockMemory();
 
   auto audit = fs::AuditLog::Open(cfg.kms.audit_log);
@@ -201,13 +229,14 @@ int Serve(const MountConfig& cfg, int notify_fd) {
     mounted = true;
     if (notify_fd < 0) {
       LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
+      NotifyReady("serving " + cfg.image + " at " + cfg.mountpoint);
     } else {
       const unsigned char ok = 0;
       ssize_t ignored = write(notify_fd, &ok, 1);
       (void)ignored;
       close(notify_fd);
       notify_fd = -1;
-      Detach();
+      Detach(cfg);
     }
     if (watcher) {
       g_watcher.store(watcher.get());
@@ -219,6 +248,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
       watcher->Stop();
     }
   }, watcher ? OnSighup : nullptr);
+  if (mounted && notify_fd < 0) NotifyStopping();
   Status flushed = cfg.read_only ? Status() : volume.Flush();
   volume.DropKeys();
   if (!s.ok()) {
@@ -238,8 +268,25 @@ int Serve(const MountConfig& cfg, int notify_fd) {
 }  // namespace
 
 int RunMount(const MountConfig& in) {
+  if (!in.mount_namespace.empty()) {
+    // mount.luksfs -N: make the mount in that namespace (paths resolve there).
+    const bool pid = in.mount_namespace.find_first_not_of("0123456789") == std::string::npos;
+    const std::string ns = pid ? "/proc/" + in.mount_namespace + "/ns/mnt" : in.mount_namespace;
+    UniqueFd fd(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0 || setns(fd.get(), CLONE_NEWNS) != 0) {
+      return Report({kExitMount, "mount namespace " + ns + ": " + std::strerror(errno)});
+    }
+  }
   MountConfig cfg;
   if (auto e = ResolvePaths(in, &cfg)) return Report(*e);
+  if (cfg.fake) {
+    // mount -f: check what can be checked without unlocking, mount nothing.
+    OpenedImage image;
+    if (auto e = OpenImage(cfg.image, false, cfg.storage, &image)) return Report(*e);
+    crypto::DataLayout layout;
+    if (auto e = CheckImage(image, &layout)) return Report(*e);
+    return kExitOk;
+  }
   if (cfg.kernel_readahead_set && cfg.kernel_readahead_kib != 0 && geteuid() != 0) {
     // The bdi's read_ahead_kb in sysfs is writable by root only.
     LogWarning("--kernel-readahead needs root; the kernel default readahead stays");

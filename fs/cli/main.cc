@@ -5,6 +5,7 @@
 
 #include "common/exit_codes.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/mount_helper.h"
 #include "fs/cli/options.h"
 
 #ifndef LUKSFS_VERSION
@@ -14,7 +15,10 @@
 int main(int argc, char** argv) {
   using luksfs::cli::Command;
   std::vector<std::string> args(argv + 1, argv + argc);
-  luksfs::cli::ParseResult parsed = luksfs::cli::ParseCommandLine(args);
+  luksfs::cli::ParseResult parsed =
+      argc > 0 && luksfs::cli::IsMountHelperName(argv[0])
+          ? luksfs::cli::ParseMountHelper(args)  // as mount(8) calls it
+          : luksfs::cli::ParseCommandLine(args);
   if (!parsed.command) {
     std::fprintf(stderr, "luksfs: %s (see 'luksfs --help')\n",
                  parsed.error.c_str());

@@ -47,12 +47,19 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
+    {"verbose", "--verbose"},           {"quiet", "--quiet"},
+    {"log_file=", "--log-file="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
     "rw",     "defaults", "dev",  "nodev",  "suid",  "nosuid",  "exec",
     "noexec", "auto",     "noauto", "user", "nouser", "users",  "_netdev",
-    "nofail", "atime",    "noatime", "relatime", "async", "sync"};
+    "nofail", "atime",    "noatime", "relatime", "async", "sync",
+    // more of mount(8)'s and systemd's words, ignored as mount.fuse3 does
+    // (x-* and comment=* are ignored by prefix in ExpandMountOptions)
+    "owner", "group", "nodiratime", "diratime", "strictatime", "lazytime",
+    "nolazytime", "silent", "loud", "iversion", "noiversion", "mand",
+    "nomand", "nosymfollow", "symfollow", "norelatime", "nostrictatime"};
 
 po::options_description SecretDesc() {
   po::options_description d("Secret options");
@@ -78,7 +85,11 @@ po::options_description MountDesc() {
        "kernel readahead of the view in KiB, 0 = kernel default (1024)")
       ("direct-io", "bypass the kernel page cache")
       ("allow-other", "allow access by other users")
-      ("debug,d", "verbose log");
+      ("debug,d", "verbose log")
+      ("verbose,v", "log debug lines too (not FUSE's own debug output)")
+      ("quiet,q", "log warnings and errors only")
+      ("log-file", po::value<std::string>(),
+       "append the daemon's log to FILE (default: syslog, else stderr)");
   return d;
 }
 
@@ -263,6 +274,9 @@ ParseResult ExpandMountOptions(const std::vector<std::string>& in,
     std::string word;
     while (std::getline(ss, word, ',')) {
       if (word.empty() || kIgnoredWords.count(word)) continue;
+      if (word.rfind("x-", 0) == 0 || word.rfind("comment=", 0) == 0) {
+        continue;  // x-systemd.automount, x-mount.mkdir, comment=systemd.*
+      }
       const size_t eq = word.find('=');
       const std::string key = eq == std::string::npos ? word
                                                       : word.substr(0, eq + 1);
@@ -380,6 +394,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.allow_other = vm.count("allow-other") > 0;
     m.direct_io = vm.count("direct-io") > 0;
     m.debug = vm.count("debug") > 0;
+    m.verbose = vm.count("verbose") > 0;
+    m.quiet = vm.count("quiet") > 0;
+    if (vm.count("log-file")) m.log_file = vm["log-file"].as<std::string>();
+    if (m.verbose && m.quiet) return Error("mount: --verbose and --quiet exclude each other");
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {

@@ -46,6 +46,12 @@ struct MountConfig {
   bool kernel_readahead_set = false;     // given on the command line
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
+  // mount.luksfs (mount(8) helper) and logging:
+  bool fake = false;             // -f of mount(8): check all, mount nothing
+  std::string mount_namespace;   // -N: a mount namespace path or a PID
+  bool verbose = false;          // -v/--verbose: debug lines in the log
+  bool quiet = false;            // -q/--quiet: warnings and errors only
+  std::string log_file;          // --log-file FILE (else syslog, or stderr)
 };
 
 struct Command {
