@@ -141,13 +141,21 @@ install: $(BUILD)/luksfs
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 contrib/completion/luksfs.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs
 	ln -sf luksfs $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples
+	sed 's|/usr/bin/luksfs|$(PREFIX)/bin/luksfs|' contrib/systemd/luksfs@.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	install -m 0644 contrib/systemd/mnt-vm1.mount contrib/systemd/fstab.example \
+	    contrib/systemd/vm1.conf.example $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs \
 	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
 	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/mount.luksfs.8 \
 	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs \
-	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples
 
 clean:
 	rm -rf $(BUILD)

@@ -129,4 +129,7 @@ file "$R/bin/luksfs" | grep -q ', stripped' || fail "installed binary is not str
 [[ -f "$R/share/man/man8/luksfs.8" && "$(readlink "$R/share/man/man8/mount.luksfs.8")" == luksfs.8 ]] \
     || fail "man page or mount.luksfs.8 link missing"
 [[ -f "$R/share/bash-completion/completions/luksfs" ]] || fail "completion not installed"
+grep -q '^ExecStart=/usr/bin/luksfs mount --foreground' "$R/lib/systemd/system/luksfs@.service" \
+    || fail "luksfs@.service not installed"
+[[ -f "$R/share/doc/luksfs/examples/fstab.example" ]] || fail "examples not installed"
 pass
