@@ -118,6 +118,7 @@ FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+FUZZ_LIB_SRCS += fs/partition_table.cc
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzzobj/%.o: %.cc

@@ -44,6 +44,8 @@ std::optional<CliError> OpenImage(const std::string& path, bool writable,
   if (!storage.ok()) {
     const int code = storage.status().code() == Status::Code::kInvalidArgument
                          ? kExitUsage
+                     : storage.status().code() == Status::Code::kCorruption
+                         ? kExitBadImage  // e.g. a damaged partition table
                          : kExitStorage;
     return Err(code, path, storage.status());
   }

@@ -49,6 +49,7 @@ const std::map<std::string, std::string> kOWords = {
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
     {"verbose", "--verbose"},           {"quiet", "--quiet"},
     {"log_file=", "--log-file="},
+    {"offset=", "--offset="},           {"partition=", "--partition="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -112,7 +113,11 @@ po::options_description StorageDesc() {
       ("read-ahead", po::value<uint64_t>(),
        "KiB read ahead on sequential reads, 0 = off (default 16384)")
       ("commit-interval", po::value<uint64_t>(),
-       "seconds between background commits, 0 = off (default 30)");
+       "seconds between background commits, 0 = off (default 30)")
+      ("offset", po::value<uint64_t>(),
+       "the LUKS header is at byte N of IMAGE (of the partition with --partition)")
+      ("partition", po::value<int>(),
+       "the LUKS header is in partition N (MBR or GPT) of the disk IMAGE");
   return d;
 }
 
@@ -147,6 +152,12 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
   }
   if (o.read_ahead_kib > 1024 * 1024) return "--read-ahead must be at most 1048576 KiB";
   if (o.commit_interval_s > 86400) return "--commit-interval must be at most 86400 s";
+  if (vm.count("offset")) st->offset = vm["offset"].as<uint64_t>();
+  if (vm.count("partition")) st->partition = vm["partition"].as<int>();
+  if (st->offset % 512 != 0) return "--offset must be a multiple of 512 bytes";
+  if (vm.count("partition") && (st->partition < 1 || st->partition > 1024)) {
+    return "--partition must be 1..1024";
+  }
   return "";
 }
 
