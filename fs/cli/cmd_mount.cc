@@ -23,6 +23,7 @@
 #include "common/unique_fd.h"
 #include "crypto/crypt_engine.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/fuse_log.h"
 #include "fs/cli/image.h"
 #include "fs/cli/systemd_notify.h"
 #include "fs/fuse/view_fs.h"
@@ -151,6 +152,7 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   Status hardened = HardenProcess();
   if (!hardened.ok()) return fail({kExitMount, "cannot harden the process: " +
                                                    hardened.message()});
+  CaptureFuseLog();
   if (cfg.debug || cfg.verbose) SetLogLevel(LogLevel::kDebug);
   if (cfg.quiet) SetLogLevel(LogLevel::kWarning);
   if (!cfg.log_file.empty()) {
@@ -252,7 +254,11 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   Status flushed = cfg.read_only ? Status() : volume.Flush();
   volume.DropKeys();
   if (!s.ok()) {
-    if (!mounted) return fail({kExitMount, cfg.mountpoint + ": " + s.message()});
+    if (!mounted) {
+      const std::string why = LastFuseError();  // libfuse's reason, if it gave one
+      return fail({kExitMount, cfg.mountpoint + ": " + s.message() +
+                                   (why.empty() ? "" : " (" + why + ")")});
+    }
     LogError(cfg.mountpoint + ": " + s.message());
     return kExitMount;
   }

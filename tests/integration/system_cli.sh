@@ -98,6 +98,12 @@ register_mount "$umnt"
 grep -q '^luksfs: warning: --kernel-readahead needs root' "$WORK/ra.err" || fail "no readahead warning: $(cat "$WORK/ra.err")"
 as_nobody "$LUKSFS" umount "$umnt" >/dev/null 2>&1 || true
 
+if ! as_nobody test -w /dev/fuse; then
+    log "FUSE unusable for this user: one line, with libfuse's reason"
+    one_line 6 "(failed to open /dev/fuse: Permission denied)" \
+        as_nobody "$LUKSFS" mount -r "$WORK/img" "$umnt" --passphrase-file "$WORK/pw"
+fi
+
 log "umount by a user who may not unmount: one line, with fusermount3's reason"
 rmnt=$(new_mountpoint rmnt)
 mount_view "$WORK/img" "$rmnt" --passphrase-file "$WORK/pw"
