@@ -20,8 +20,13 @@ int main(int argc, char** argv) {
           ? luksfs::cli::ParseMountHelper(args)  // as mount(8) calls it
           : luksfs::cli::ParseCommandLine(args);
   if (!parsed.command) {
-    std::fprintf(stderr, "luksfs: %s (see 'luksfs --help')\n",
-                 parsed.error.c_str());
+    // "VERB: problem" points at that command's own help.
+    std::string verb = parsed.error.substr(0, parsed.error.find(": "));
+    if (verb == "mount.luksfs") verb = "mount";
+    const bool one_word = !verb.empty() && verb.size() < parsed.error.size() &&
+                          verb.find_first_of(" /'-") == std::string::npos;
+    std::fprintf(stderr, "luksfs: %s (see 'luksfs %s--help')\n",
+                 parsed.error.c_str(), one_word ? (verb + " ").c_str() : "");
     return luksfs::kExitUsage;
   }
   const Command& cmd = *parsed.command;

@@ -377,6 +377,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
                   .run(),
               vm);
     po::notify(vm);
+  } catch (const po::too_many_positional_options_error&) {
+    return Error(verb + ": too many arguments (usage: " +
+                 VerbUsage(verb).substr(7, VerbUsage(verb).find('\n') == std::string::npos
+                                              ? std::string::npos
+                                              : VerbUsage(verb).find('\n') - 7) +
+                 ")");
   } catch (const po::error& e) {
     return Error(verb + ": " + e.what());
   }

@@ -163,7 +163,7 @@ std::string ReadKmsVerb(const std::string& verb, const po::variables_map& vm,
     static const std::set<std::string> kSub = {
         "create-key", "revoke", "destroy", "state"};
     if (!kSub.count(cmd->kms_verb)) {
-      return "kms needs one of: create-key, revoke, destroy, state";
+      return "a verb is needed: create-key, revoke, destroy or state";
     }
     const std::string target = Str(vm, "target");
     if (!target.empty()) cmd->kms.uri = target;

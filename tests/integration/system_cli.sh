@@ -39,6 +39,12 @@ for v in create-key revoke destroy state; do
     grep -q "^  $v URI" "$WORK/last.out" || fail "kms --help does not list $v"
 done
 
+log "usage errors point at the command's own help, in one line"
+one_line 1 "mount: too many arguments (usage: luksfs mount [options] IMAGE MOUNTPOINT) (see 'luksfs mount --help')" \
+    "$LUKSFS" mount a b c
+one_line 1 "kms: a verb is needed: create-key, revoke, destroy or state (see 'luksfs kms --help')" "$LUKSFS" kms
+one_line 1 "unknown command 'bogus' (see 'luksfs --help')" "$LUKSFS" bogus
+
 log "an erased image is 'no key', exit 2 (was: no digest covers data segment 0, exit 3)"
 truncate -s 32M erased.img
 cryptsetup luksFormat -q --type luks2 "${PBKDF2_ARGS[@]}" erased.img pw
