@@ -116,6 +116,20 @@ mount_view "$WORK/img" "$rmnt" --passphrase-file "$WORK/pw"
 one_line 6 "fusermount3 -u failed: " as_nobody "$LUKSFS" umount "$rmnt"
 umount_view "$rmnt"
 
+log "a dead mount point (daemon killed): 'mountpoint: Transport endpoint is not connected'"
+dmnt=$(new_mountpoint dmnt)
+mount_view "$WORK/img" "$dmnt" --passphrase-file "$WORK/pw" --read-only
+kill -9 "$("$LUKSFS" pid "$dmnt")"
+sleep 0.3
+set +e
+"$LUKSFS" mount "$WORK/img" "$dmnt" --passphrase-file "$WORK/pw" --read-only </dev/null 2>"$WORK/dead.err"
+rc=$?
+set -e
+assert_eq 6 "$rc" "mount on a dead mount point"
+grep -q "^luksfs: $dmnt: mountpoint: Transport endpoint is not connected" "$WORK/dead.err" \
+    || fail "dead mount point: $(cat "$WORK/dead.err")"
+umount -l "$dmnt" 2>/dev/null || fusermount3 -uz "$dmnt" 2>/dev/null || true
+
 log "bash completion: commands, per-command options, kms verbs"
 complete() { :; }  # the file registers itself; not needed here
 # shellcheck source=../../contrib/completion/luksfs.bash
