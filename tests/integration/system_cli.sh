@@ -35,8 +35,8 @@ grep -q -- '--passphrase-file' "$WORK/last.out" && fail "umount --help lists sec
 assert_exit 0 "$LUKSFS" info --help
 grep -q -- '--kms' "$WORK/last.out" && fail "info --help lists KMS options"
 assert_exit 0 "$LUKSFS" kms --help
-for v in create-key revoke destroy state trust clusters; do
-    grep -q "^  $v URI" "$WORK/last.out" || fail "kms --help does not list $v"
+for v in "create-key URI" "revoke URI" "destroy URI" "state URI" "trust URI" "clusters "; do
+    grep -q "^  $v" "$WORK/last.out" || fail "kms --help does not list ${v% *}"
 done
 
 log "usage errors point at the command's own help, in one line"
