@@ -40,6 +40,10 @@ CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
 MAIN_SRC    := fs/cli/main.cc
+# qcow2+LUKS container (fs/image/qcow2_*): parser, map, cache, container.
+QCOW2_SRCS  := $(filter-out %_test.cc %_fuzz.cc,$(wildcard fs/image/qcow2_*.cc))
+QCOW2_TESTS := $(wildcard fs/image/qcow2_*_test.cc)
+FS_SRCS     += $(QCOW2_SRCS)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 LIB_COMMON := $(BUILD)/libcommon.a
@@ -54,6 +58,7 @@ COMMON_TESTS := $(wildcard common/*_test.cc)
 CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
+FS_TESTS     += $(QCOW2_TESTS)
 TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
              $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \
              $(if $(KMS_TESTS),$(BUILD)/tests/kms_test) \
@@ -112,11 +117,14 @@ demo: deps
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
 FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
+FUZZ_SRCS += $(wildcard fs/image/qcow2_*_fuzz.cc fs/image/qcow2_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+# The qcow2 parser and map (fs/image/qcow2_*) need only common and crypto.
+FUZZ_LIB_SRCS += $(QCOW2_SRCS)
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzzobj/%.o: %.cc
