@@ -39,11 +39,11 @@ COMMON_SRCS := $(call srcs,common)
 CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
+FS_SRCS     += $(call srcs,fs/image)
 MAIN_SRC    := fs/cli/main.cc
-# qcow2+LUKS container (fs/image/qcow2_*): parser, map, cache, container.
+# The qcow2+LUKS container (fs/image/qcow2_*, part of FS_SRCS): the fuzz
+# build links it alone.
 QCOW2_SRCS  := $(filter-out %_test.cc %_fuzz.cc,$(wildcard fs/image/qcow2_*.cc))
-QCOW2_TESTS := $(wildcard fs/image/qcow2_*_test.cc)
-FS_SRCS     += $(QCOW2_SRCS)
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 LIB_COMMON := $(BUILD)/libcommon.a
@@ -58,7 +58,7 @@ COMMON_TESTS := $(wildcard common/*_test.cc)
 CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
-FS_TESTS     += $(QCOW2_TESTS)
+FS_TESTS     += $(wildcard fs/image/*_test.cc)
 TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
              $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \
              $(if $(KMS_TESTS),$(BUILD)/tests/kms_test) \

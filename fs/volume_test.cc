@@ -1,5 +1,7 @@
 #include "fs/volume.h"
 
+#include "fs/image/linear_map.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
@@ -168,9 +170,9 @@ class VolumeTest : public testing::TestWithParam<Param> {
   }
 
   std::unique_ptr<Volume> MakeVolume(bool read_only, unsigned threads = 4) {
-    auto storage =
-        std::make_unique<MemStorage>(kDataOffset + layout_.size + kTrailer);
-    mem_ = storage.get();
+    storages_.push_back(
+        std::make_unique<MemStorage>(kDataOffset + layout_.size + kTrailer));
+    mem_ = storages_.back().get();
     crypto::EngineOptions opts;
     opts.threads = threads;
     opts.inline_bytes = 2 * ss_;  // exercise the parallel path too
@@ -178,8 +180,9 @@ class VolumeTest : public testing::TestWithParam<Param> {
     auto engine = crypto::CryptEngine::Create(layout_.cipher, key_, ss_, opts);
     EXPECT_TRUE(engine.ok()) << engine.status().ToString();
     if (!engine.ok()) return nullptr;
-    return std::make_unique<Volume>(std::move(storage), layout_,
-                                    std::move(engine).value(), read_only);
+    return std::make_unique<Volume>(
+        mem_, std::make_unique<LinearMap>(mem_, layout_, !read_only),
+        std::move(engine).value(), read_only);
   }
 
   Bytes ReadAll() {
@@ -235,7 +238,9 @@ class VolumeTest : public testing::TestWithParam<Param> {
   std::mt19937_64 rng_;
   Bytes key_;
   crypto::DataLayout layout_;
-  MemStorage* mem_ = nullptr;  // owned by volume_
+  // Declared before volume_: every storage outlives the volumes on it.
+  std::vector<std::unique_ptr<MemStorage>> storages_;
+  MemStorage* mem_ = nullptr;  // the newest of storages_
   std::unique_ptr<Volume> volume_;
   Bytes header_, trailer_;
   Bytes model_;  // the plaintext the volume should present
@@ -636,7 +641,8 @@ TEST(VolumeStandaloneTest, SingleThreadEngineAndSmallVolume) {
   opts.threads = 1;
   auto engine = crypto::CryptEngine::Create(layout.cipher, key, 512, opts);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  Volume v(std::move(storage), layout, std::move(engine).value(), false);
+  Volume v(storage.get(), std::make_unique<LinearMap>(storage.get(), layout, true),
+           std::move(engine).value(), false);
   Bytes plain = RandomBytes(rng, 512);
   ASSERT_EQ(v.Write(0, plain).value(), 512u);
   Bytes disk = mem->Snapshot();
@@ -690,7 +696,8 @@ TEST(VolumeStandaloneTest,
   opts.threads = 1;
   auto engine = crypto::CryptEngine::Create(layout.cipher, key, ss, opts);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  Volume v(std::move(storage), layout, std::move(engine).value(), false);
+  Volume v(storage.get(), std::make_unique<LinearMap>(storage.get(), layout, true),
+           std::move(engine).value(), false);
   const Bytes init(layout.size, 0x5A);
   ASSERT_TRUE(v.Write(0, init).ok());
 

@@ -4,6 +4,10 @@
 #   crypto/      only common/ and crypto/
 #   kms-client/  only common/, crypto/, kms-client/
 #   common/ and crypto/ never include FUSE, curl or socket headers.
+# Inside fs/, folders point one way too (fs/cli -> fs/fuse -> fs/ -> fs/image -> fs/storage):
+#   fs/storage/  must not include fs/image/, fs/cli/ or fs/fuse/
+#   fs/image/    may include fs/storage/, but not fs/cli/ or fs/fuse/
+#   fs/fuse/     must not include fs/cli/
 # Project headers are included as "dir/file.h" (the Makefile adds -I.); a quoted include without a
 # directory is resolved against the including file's own directory.
 # Exits non-zero and lists every violation.
@@ -63,6 +67,33 @@ for layer in common crypto kms-client; do
             [[ " ${ALLOWED[$layer]} " == *" $top "* ]] || report "$where -- $layer/ may include only: ${ALLOWED[$layer]}"
         done <"$file"
     done < <(find "$layer" -type f \( -name '*.h' -o -name '*.hh' -o -name '*.hpp' -o -name '*.cc' -o -name '*.cpp' -o -name '*.c' \) -print0)
+done
+
+# Folders inside fs/: which fs/ subfolders each one must not include.
+declare -A FS_FORBIDDEN=(
+    [fs/storage]="fs/image fs/cli fs/fuse"
+    [fs/image]="fs/cli fs/fuse"
+    [fs/fuse]="fs/cli"
+)
+for folder in fs/storage fs/image fs/fuse; do
+    [[ -d "$folder" ]] || continue
+    while IFS= read -r -d '' file; do
+        checked=$((checked + 1))
+        lineno=0
+        while IFS= read -r line; do
+            lineno=$((lineno + 1))
+            [[ "$line" =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] || continue
+            target="${BASH_REMATCH[1]}"
+            if [[ "$target" == ../* ]]; then
+                target="$(realpath -m --relative-to="$ROOT" "$(dirname "$file")/$target")"
+            fi
+            for bad in ${FS_FORBIDDEN[$folder]}; do
+                if [[ "$target" == "$bad"/* ]]; then
+                    report "$file:$lineno: #include \"$target\" -- $folder/ must not include $bad/"
+                fi
+            done
+        done <"$file"
+    done < <(find "$folder" -type f \( -name '*.h' -o -name '*.cc' \) -print0)
 done
 
 if ((violations > 0)); then

@@ -75,7 +75,7 @@ std::optional<CliError> WriteFileAtomic(const std::string& path,
 std::optional<CliError> ReadFirst592(const OpenedImage& image,
                                      std::vector<uint8_t>* raw) {
   raw->assign(592, 0);
-  Status s = image.storage->ReadAt(0, *raw);
+  Status s = image.container->ReadLuks(0, *raw);
   if (!s.ok()) return CliError{kExitStorage, image.path + ": " + s.message()};
   return std::nullopt;
 }
@@ -130,7 +130,7 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
                         : Result<int>(s);
     if (!token.ok()) return BadImage(image, token.status());
     binding->token = *token;
-    auto headers = (*md)->EncodeHeaders(image.storage->Size());
+    auto headers = (*md)->EncodeHeaders(image.luks_size());
     if (!headers.ok()) return BadImage(image, headers.status());
     std::vector<crypto::ImageWrite> writes;
     writes.push_back({where->area_offset, std::move(ks->material)});
@@ -188,7 +188,7 @@ std::optional<CliError> RemoveKeyslots(const OpenedImage& image,
     if (!fill.ok()) return BadImage(image, fill.status());
     for (auto& w : *fill) writes.push_back(std::move(w));
   }
-  auto headers = (*md)->EncodeHeaders(image.storage->Size());
+  auto headers = (*md)->EncodeHeaders(image.luks_size());
   if (!headers.ok()) return BadImage(image, headers.status());
   // The wipe needs one flush (not one per chunk: on S3 each is a commit),
   // then each header copy its own, secondary first.
@@ -305,7 +305,7 @@ int RunUnbind(const Command& cmd) {
   } else if (image.header.version == 2) {
     auto md = crypto::Luks2Metadata::Load(image.header);
     Status s = md.ok() ? (*md)->RemoveToken(binding->token) : md.status();
-    auto headers = s.ok() ? (*md)->EncodeHeaders(image.storage->Size())
+    auto headers = s.ok() ? (*md)->EncodeHeaders(image.luks_size())
                           : Result<std::vector<crypto::ImageWrite>>(s);
     if (!headers.ok()) return Report(BadImage(image, headers.status()));
     if (auto e = ApplyWrites(image, *headers)) return Report(*e);
@@ -481,7 +481,7 @@ int RunRewrap(const Command& cmd) {
       auto md = crypto::Luks2Metadata::Load(image.header);
       Status s = md.ok() ? (*md)->RemoveToken(binding->token) : md.status();
       auto t = s.ok() ? (*md)->AddToken(BindingToJson(nb)) : Result<int>(s);
-      auto headers = t.ok() ? (*md)->EncodeHeaders(image.storage->Size())
+      auto headers = t.ok() ? (*md)->EncodeHeaders(image.luks_size())
                             : Result<std::vector<crypto::ImageWrite>>(t.status());
       if (!headers.ok()) return Report(BadImage(image, headers.status()));
       if (auto e = ApplyWrites(image, *headers)) return Report(*e);

@@ -157,8 +157,14 @@ int Serve(const MountConfig& cfg, int notify_fd) {
            std::to_string(layout.sector_size) + "-byte sectors, " +
            ((*engine)->vector_aes() ? "VAES XTS kernel" : "portable kernel") +
            ", " + std::to_string((*engine)->threads()) + " thread(s)");
-  fs::Volume volume(std::move(image.storage), layout, std::move(engine).value(),
-                    cfg.read_only);
+  auto map = image.container->OpenMap(image.header, !cfg.read_only);
+  if (!map.ok()) {
+    return fail({ExitCodeFor(fs::ImageStep::kImage, map.status()),
+                 cfg.image + ": " + map.status().message()});
+  }
+  // `image` owns the storage the map and the volume borrow; it outlives both.
+  fs::Volume volume(image.storage.get(), std::move(map).value(),
+                    std::move(engine).value(), cfg.read_only);
 
   fs::ViewOptions vo;
   vo.mountpoint = cfg.mountpoint;

@@ -1,6 +1,6 @@
-// Opening an image for a command: storage, header, unlock — with each
-// failure turned into a documented exit code and a one-line message that
-// names the image.
+// Opening an image for a command: the image layer (fs/image/image.h) does
+// the work; this file turns its failures into a documented exit code and a
+// one-line message that names the image, in one place (ExitCodeFor).
 #pragma once
 
 #include <memory>
@@ -14,6 +14,7 @@
 #include "fs/storage/open_storage.h"
 #include "fs/audit_log.h"
 #include "fs/cli/kms_binding.h"
+#include "fs/image/image.h"
 #include "fs/storage/storage.h"
 #include "crypto/luks2_metadata.h"
 #include "kms-client/kms.h"
@@ -28,12 +29,16 @@ struct CliError {
 // Prints "luksfs: MESSAGE" on stderr and returns the exit code.
 int Report(const CliError& e);
 
-struct OpenedImage {
-  std::string path;
-  std::unique_ptr<fs::Storage> storage;
-  crypto::LuksHeader header;
-  crypto::ReadFn read;  // reads from storage
-};
+// THE mapping from an image-layer failure to an exit code (the table is in
+// fs/image/image.h): kStorage 1/4, kImage 4/3, kSecret 1/4, kUnlock 2/4/3,
+// kKms 5.
+int ExitCodeFor(fs::ImageStep step, const Status& s);
+
+// The image's storage, container, LUKS header (read through the container;
+// header offsets are relative to its LUKS region, image.luks_size() bytes).
+using OpenedImage = fs::OpenedImage;
+// How an image was unlocked (key, binding, KMS client).
+using Unlocked = fs::Unlocked;
 
 // Opens storage and parses the header (does not check mountability).
 // `path` may be a file or an s3:// URI (see fs/storage/open_storage.h).
@@ -41,16 +46,10 @@ std::optional<CliError> OpenImage(const std::string& path, bool writable,
                                   const fs::StorageOptions& storage,
                                   OpenedImage* out);
 
-// CheckMountable + ComputeDataLayout.
+// CheckMountable + ComputeDataLayout over the LUKS region (raw: the data
+// layout; qcow2: only cipher and sector_size are meaningful).
 std::optional<CliError> CheckImage(const OpenedImage& image,
                                    crypto::DataLayout* layout);
-
-// How an image was unlocked.
-struct Unlocked {
-  crypto::UnlockedKey key;
-  std::optional<KmsBinding> binding;         // set when the KMS unwrapped it
-  std::unique_ptr<kms::KmsClient> kms;       // the client that did
-};
 
 // Unlocks a keyslot with, in this order: the secret options (passphrase or
 // key file), else the image's luksfs-kms binding (the KMS unwraps the
@@ -76,9 +75,10 @@ std::optional<CliError> FindBinding(const OpenedImage& image,
 // A CliError (exit 5) for a failed KMS operation.
 CliError KmsError(const std::string& what, const Status& s);
 
-// Writes each ImageWrite in order, flushing storage after each one (or,
-// with flush_each false, once after all), so key material is durable
-// before the header that points at it.
+// Writes each ImageWrite (offsets in the LUKS region) through the
+// container in order, flushing after each one (or, with flush_each false,
+// once after all), so key material is durable before the header that
+// points at it.
 std::optional<CliError> ApplyWrites(const OpenedImage& image,
                                     const std::vector<crypto::ImageWrite>& w,
                                     bool flush_each = true);

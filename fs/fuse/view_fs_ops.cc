@@ -3,6 +3,10 @@
 // or EIO, never crossing into C. No lock is held across fuse_reply_*.
 #include <fuse_lowlevel.h>
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
@@ -197,6 +201,61 @@ void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
   });
 }
 
+// SEEK_DATA / SEEK_HOLE from the block map (raw LUKS: all data, the one
+// hole is the end). The kernel answers SEEK_SET/CUR/END itself.
+void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+           struct fuse_file_info*) {
+  Guarded(req, [&] {
+    if (ino != kViewInode || (whence != SEEK_DATA && whence != SEEK_HOLE) ||
+        off < 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    Volume& v = Fs(req).volume();
+    Result<uint64_t> r = whence == SEEK_DATA
+                             ? v.NextData(static_cast<uint64_t>(off))
+                             : v.NextHole(static_cast<uint64_t>(off));
+    if (!r.ok()) {
+      fuse_reply_err(req, r.status().code() == Status::Code::kNotFound
+                              ? ENXIO
+                              : ToErrno(r.status()));
+      return;
+    }
+    fuse_reply_lseek(req, static_cast<off_t>(*r));
+  });
+}
+
+// fallocate(PUNCH_HOLE | KEEP_SIZE) discards (Volume::Discard): whole
+// granules leave the map, partial ones become zeros. The view's size is
+// fixed, so every other mode is EOPNOTSUPP; so is a raw LUKS view, whose
+// map cannot discard. The kernel drops the cached pages of the range.
+void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+               off_t length, struct fuse_file_info*) {
+  Guarded(req, [&] {
+    ViewFs& fs = Fs(req);
+    if (ino != kViewInode || off < 0 || length <= 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+      fuse_reply_err(req, EOPNOTSUPP);
+      return;
+    }
+    if (fs.options().read_only) {
+      fuse_reply_err(req, EROFS);
+      return;
+    }
+    Status s = fs.volume().Discard(static_cast<uint64_t>(off),
+                                   static_cast<uint64_t>(length));
+    if (!s.ok() && s.code() != Status::Code::kNotSupported &&
+        s.code() != Status::Code::kKeyRevoked) {
+      LogError("discard of " + std::to_string(length) + " bytes at " +
+               std::to_string(off) + ": " + s.ToString());
+    }
+    fuse_reply_err(req, ToErrno(s));
+  });
+}
+
 void Release(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
@@ -268,6 +327,8 @@ struct fuse_lowlevel_ops MakeOps() {
   ops.flush = Flush;
   ops.fsync = Fsync;
   ops.release = Release;
+  ops.lseek = Lseek;
+  ops.fallocate = Fallocate;
   ops.opendir = Opendir;
   ops.readdir = Readdir;
   ops.statfs = Statfs;

@@ -106,7 +106,8 @@ class BlockMap {
   // Deallocates (or marks as zero) whole granules inside
   // [offset, offset + length); partial granules at the edges are left to
   // the caller (which writes encrypted zeros there). Linear maps return
-  // kNotSupported.
+  // kNotSupported. `length` may be 0 (no whole granule): Volume asks first
+  // so that a map that cannot discard refuses before anything is written.
   virtual Status Discard(uint64_t offset, uint64_t length) = 0;
 
   // Writes every cached metadata update to Storage in order and makes it

@@ -1,11 +1,11 @@
-#include "fs/cli/kms_binding.h"
+#include "fs/image/kms_binding.h"
 
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "crypto/base64.h"
 
-namespace luksfs::cli {
+namespace luksfs::fs {
 
 using Json = nlohmann::ordered_json;
 
@@ -73,4 +73,4 @@ std::string NowRfc3339() {
   return buf;
 }
 
-}  // namespace luksfs::cli
+}  // namespace luksfs::fs
