@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -73,7 +74,8 @@ void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
   st->st_mode = S_IFREG | (options_.read_only ? 0400 : 0600);
   st->st_nlink = 1;
   st->st_size = static_cast<off_t>(volume_->Size());
-  st->st_blocks = static_cast<blkcnt_t>((volume_->Size() + 511) / 512);
+  st->st_blocks = static_cast<blkcnt_t>(
+      (std::min(volume_->AllocatedBytes(), volume_->Size()) + 511) / 512);
   st->st_blksize = 4096;
 }
 

@@ -128,7 +128,7 @@ class Qcow2Container : public Container {
     mo.unit_size = 512;
     Result<std::unique_ptr<Qcow2Map>> m = Qcow2Map::Open(storage_, h_, mo);
     if (!m.ok()) return "?";
-    Result<uint64_t> n = (*m)->AllocatedBytes();
+    Result<uint64_t> n = (*m)->CountAllocated();
     return n.ok() ? std::to_string(*n) : "?";
   }
 

@@ -270,7 +270,7 @@ class Qcow2HostileTest : public ::testing::Test {
     }
     EXPECT_EQ(s.code(), code) << s.ToString();
     EXPECT_NE(s.message().find(needle), std::string::npos) << s.ToString();
-    o = Opened();
+    o.Reset();
     EXPECT_EQ(before, ReadFile(img_)) << "the image was written";
   }
 

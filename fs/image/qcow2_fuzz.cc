@@ -1,6 +1,6 @@
 // libFuzzer target: the input is a whole qcow2 image file. The header
 // parser, the L1/refcount table checks of Qcow2Map::Open, Map() over the
-// first 256 MiB of the disk and the L2 walk of AllocatedBytes must never
+// first 256 MiB of the disk and the L2 walk of CountAllocated must never
 // crash, hang or allocate without bound, whatever the bytes. The container
 // (OpenQcow2, Facts, ReadLuks) is driven too.
 //
@@ -68,6 +68,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!m.ok()) return 0;
   std::vector<Extent> ex;
   (void)(*m)->Map(0, 256ULL << 20, &ex);
-  (void)(*m)->AllocatedBytes();
+  (void)(*m)->CountAllocated();
   return 0;
 }

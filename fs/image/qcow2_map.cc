@@ -84,7 +84,13 @@ Qcow2Map::Qcow2Map(Storage* storage, const qcow2::Header& h,
       rb_cache_(h.cluster_size(),
                 (opts.cache_bytes ? opts.cache_bytes : DefaultL2Cache(h)) / 4) {}
 
-Qcow2Map::~Qcow2Map() = default;
+// Last resort: whoever owns the map should have flushed (errors are lost
+// here, and metadata never written only leaks the new clusters).
+Qcow2Map::~Qcow2Map() {
+  if (!writable_) return;
+  std::lock_guard<std::mutex> l(mu_);
+  (void)FlushLocked();
+}
 
 Result<std::unique_ptr<Qcow2Map>> Qcow2Map::Open(Storage* storage,
                                                  const qcow2::Header& header,
@@ -98,6 +104,10 @@ Result<std::unique_ptr<Qcow2Map>> Qcow2Map::Open(Storage* storage,
   }
   std::unique_ptr<Qcow2Map> m(new Qcow2Map(storage, header, opts));
   LUKSFS_RETURN_IF_ERROR(m->Load());
+  // A damaged L2 table fails only the ranges it maps; then st_blocks
+  // claims the whole disk.
+  Result<uint64_t> n = m->CountAllocated();
+  m->allocated_ = n.ok() ? *n : m->size_;
   return m;
 }
 
@@ -385,14 +395,17 @@ Result<std::unique_ptr<WritePlan>> Qcow2Map::PrepareWrite(uint64_t offset,
       p.new_cluster = true;
       p.alloc = ~0u;
       p.zero = 0;
+      p.added = AllocBytes(~0u);
       plan->Add(true, cstart, cend - cstart, p.host);
     } else if (!ext_) {  // a preallocated zero cluster: reuse, whole
       p.host = e.host_offset;
+      p.added = cs_;
       plan->Add(true, cstart, cend - cstart, p.host);
     } else {  // extended L2: fill the missing subclusters in place
       p.host = e.host_offset;
       p.alloc = e.alloc | need;
       p.zero = e.zero & ~need;
+      p.added = AllocBytes(need);
       for (uint64_t s = s0; s <= s1; ++s) {
         const uint64_t ss = cstart + s * sc_;
         if (ss >= cend) break;
@@ -434,6 +447,7 @@ Status Qcow2Map::CommitWrite(std::unique_ptr<WritePlan> wp) {
     StoreBe64(e, p.host | kFlagCopied);
     if (ext_) StoreBe64(e + 8, (uint64_t{p.zero} << 32) | p.alloc);
     l2_cache_.MarkDirty(*t);
+    allocated_ += p.added;
   }
   ReleaseClaimsLocked(plan->claims);
   plan->claims.clear();
@@ -469,6 +483,7 @@ Status Qcow2Map::Discard(uint64_t offset, uint64_t length) {
       StoreBe64(e, h_.version >= 3 ? kFlagZero : 0);
     }
     l2_cache_.MarkDirty(t);
+    allocated_ -= std::min(allocated_.load(), AllocBytes(lk.entry.alloc));
     pending_free_.push_back(lk.entry.host_offset);
   }
   if (l2_cache_.dirty_bytes() > l2_cache_.capacity() / 2) {
@@ -482,7 +497,11 @@ Status Qcow2Map::Flush() {
   return FlushLocked();
 }
 
-Result<uint64_t> Qcow2Map::AllocatedBytes() {
+uint64_t Qcow2Map::AllocBytes(uint32_t alloc) const {
+  return ext_ ? uint64_t(std::popcount(alloc)) * sc_ : (alloc ? cs_ : 0);
+}
+
+Result<uint64_t> Qcow2Map::CountAllocated() {
   std::lock_guard<std::mutex> l(mu_);
   uint64_t total = 0;
   for (uint64_t i = 0; i < l1_.size(); ++i) {
@@ -492,8 +511,7 @@ Result<uint64_t> Qcow2Map::AllocatedBytes() {
       const uint64_t gc = i * l2_entries_ + j;
       if (gc * cs_ >= size_) break;
       LUKSFS_ASSIGN_OR_RETURN(const Lookup lk, LookupLocked(gc));
-      total += uint64_t(std::popcount(lk.entry.alloc)) * sc_ /
-               (ext_ ? 1 : 32);
+      total += AllocBytes(lk.entry.alloc);
     }
   }
   return total;

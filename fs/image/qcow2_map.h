@@ -39,13 +39,14 @@
 // dirty part passes half of it, CommitWrite flushes.
 //
 // Ownership: borrows the Storage; every WritePlan must be destroyed before
-// the map.
+// the map. The destructor of a writable map flushes (best effort).
 // Thread-safety: all methods may be called concurrently; one mutex (mu_)
 // guards all metadata. Discard and PrepareWrite wait for claims; in-place
 // writes take no claim (the caller's range lock orders them against a
 // Discard of the same range).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -91,8 +92,13 @@ class Qcow2Map : public BlockMap {
   Status Discard(uint64_t offset, uint64_t length) override;
   Status Flush() override;
 
-  // Guest bytes in allocated (sub)clusters (walks every L2 table).
-  Result<uint64_t> AllocatedBytes();
+  // Guest bytes in allocated (sub)clusters: counted by walking every L2
+  // table at Open, then kept up to date by CommitWrite and Discard.
+  uint64_t AllocatedBytes() const override {
+    return allocated_.load(std::memory_order_relaxed);
+  }
+  // The same, counted now by walking every L2 table.
+  Result<uint64_t> CountAllocated();
   // The refcount of the host cluster holding `host_offset` (tests, check).
   Result<uint64_t> Refcount(uint64_t host_offset);
 
@@ -104,6 +110,7 @@ class Qcow2Map : public BlockMap {
     bool new_cluster = false;  // refcount +1 at commit
     uint32_t alloc = 0;        // extended L2 bitmap after the commit
     uint32_t zero = 0;
+    uint64_t added = 0;        // guest bytes that become allocated
   };
   struct Lookup {
     bool l1_hole = false;      // no L2 table: the whole L2 span is a hole
@@ -128,6 +135,8 @@ class Qcow2Map : public BlockMap {
   void ReleaseClaims(const std::vector<uint64_t>& clusters);
   void ReleaseClaimsLocked(const std::vector<uint64_t>& clusters);
   uint64_t FileEnd() const;
+  // Guest bytes that an entry's allocation bitmap stands for.
+  uint64_t AllocBytes(uint32_t alloc) const;
 
   Storage* const storage_;
   qcow2::Header h_;              // refcount table fields change on growth
@@ -140,6 +149,7 @@ class Qcow2Map : public BlockMap {
   const uint64_t l2_entries_;
   const uint64_t rb_entries_;    // refcount block entries
 
+  std::atomic<uint64_t> allocated_{0};  // see AllocatedBytes()
   std::mutex mu_;
   // Everything below is GUARDED_BY(mu_).
   std::condition_variable claim_cv_;     // signalled when claims_ shrinks

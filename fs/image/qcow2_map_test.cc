@@ -130,6 +130,9 @@ TEST_P(Qcow2QemuTest, WritesThroughTheMapAgreeWithQemu) {
     }
     ExpectView(o, expect);  // before any flush: from the cache
     ASSERT_TRUE(o.map->Flush().ok());
+    // The st_blocks counter kept by the writes equals a fresh L2 walk.
+    auto* qm = static_cast<Qcow2Map*>(o.map.get());
+    EXPECT_EQ(qm->AllocatedBytes(), *qm->CountAllocated());
   }
   std::string out;
   EXPECT_EQ(0, QemuCheck(img_, &out)) << out;
@@ -152,6 +155,8 @@ TEST_P(Qcow2QemuTest, DiscardZeroesWholeClustersAndFreesThem) {
     for (uint64_t i = a; i < b; ++i) expect[i] = 0;
     ExpectView(o, expect);
     ASSERT_TRUE(o.map->Flush().ok());
+    auto* qm = static_cast<Qcow2Map*>(o.map.get());
+    EXPECT_EQ(qm->AllocatedBytes(), *qm->CountAllocated());
   }
   std::string out;
   EXPECT_EQ(0, QemuCheck(img_, &out)) << out;  // 3 would be a leak

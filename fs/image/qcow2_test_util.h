@@ -133,6 +133,15 @@ struct Opened {
   crypto::LuksHeader header;
   std::unique_ptr<crypto::CryptEngine> engine;
   std::unique_ptr<BlockMap> map;
+
+  // The map (which flushes when destroyed) before the storage it borrows.
+  void Reset() {
+    map.reset();
+    engine.reset();
+    container.reset();
+    storage.reset();
+  }
+  ~Opened() { Reset(); }
 };
 
 inline Status OpenImage(const std::string& img, bool writable, Opened* o,
