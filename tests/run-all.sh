@@ -10,6 +10,8 @@
 # kept in $TEST_LOG_DIR (default build/test-logs). The last line is "N passed, N failed"; the exit
 # status is non-zero if anything failed or nothing ran.
 #
+# The FUSE integration scripts run a second time over FUSE-over-io_uring (LUKSFS_IO_URING=on,
+# with the fuse module's enable_uring switched on for that pass) where the kernel has it.
 # crypto_test runs twice: as is, and with LUKSFS_XTS=portable (the non-VAES XTS path).
 # Environment: ONLY=REGEX runs only tests whose name matches; FUZZ_SECONDS=0 skips fuzzing;
 # LUKSFS=path overrides build/luksfs for the integration scripts.
@@ -146,6 +148,25 @@ fi
 for script in "$ROOT"/tests/integration/*.sh; do
     run_test "integration/$(basename "$script" .sh)" timeout -k 10 300 "$script"
 done
+
+# --- the FUSE tests again over FUSE-over-io_uring ------------------------------------------------
+# Linux 6.14+ carries FUSE requests through io_uring when the fuse module's enable_uring is on. As
+# root, switch it on for this pass only (and put it back), and run the scripts that mount and do
+# I/O with LUKSFS_IO_URING=on, so luksfs must serve through the rings or fail to mount.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SCRIPTS=(luks1 luks2 writes concurrency mount_semantics kms_keystore kms_kmip_e2e)
+if [[ -w "$URING_PARAM" ]]; then
+    uring_before="$(cat "$URING_PARAM")"
+    echo Y >"$URING_PARAM"
+    for s in "${URING_SCRIPTS[@]}"; do
+        [[ -x "$ROOT/tests/integration/$s.sh" ]] || continue
+        run_test "integration-io_uring/$s" env LUKSFS_IO_URING=on \
+            timeout -k 10 300 "$ROOT/tests/integration/$s.sh"
+    done
+    echo "$uring_before" >"$URING_PARAM"
+else
+    echo "SKIP integration-io_uring: $URING_PARAM is not writable (not root, or a kernel before 6.14)"
+fi
 
 total=$((passed + failed))
 printf '%d passed, %d failed\n' "$passed" "$failed"

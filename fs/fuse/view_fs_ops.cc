@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/fuse/errno_map.h"
+#include "fs/fuse/uring_transport.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/scratch.h"
 
@@ -43,7 +44,10 @@ void Guarded(fuse_req_t req, F&& body) {
 
 // Read replies go through a per-thread, page-aligned buffer that
 // Volume::DropKeys() wipes (fs/scratch.h).
+// On a ring thread the reply is built in the ring entry's payload buffer,
+// which needs no copy (uring_transport.h); the transport wipes those.
 uint8_t* ReadBuffer(size_t n) {
+  if (uint8_t* ring = UringReplyBuffer(n)) return ring;
   return ThreadScratch(ScratchSlot::kReply, n).data();
 }
 
@@ -112,8 +116,22 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
       }
     }
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-      fuse_reply_err(req, EPERM);
-      return;
+      // chown/chmod live in memory for the life of the mount (libvirt's DAC
+      // labelling). The kernel checked the caller (default_permissions);
+      // check again: uid only by root, gid and mode by root or the owner.
+      const struct fuse_ctx* ctx = fuse_req_ctx(req);
+      InodeAttr& a = fs.Attr(ino);
+      const bool root = ctx->uid == 0;
+      const bool owner = root || ctx->uid == a.uid.load();
+      if (((to_set & FUSE_SET_ATTR_UID) && !root &&
+           attr->st_uid != a.uid.load()) ||
+          ((to_set & (FUSE_SET_ATTR_GID | FUSE_SET_ATTR_MODE)) && !owner)) {
+        fuse_reply_err(req, EPERM);
+        return;
+      }
+      if (to_set & FUSE_SET_ATTR_UID) a.uid.store(attr->st_uid);
+      if (to_set & FUSE_SET_ATTR_GID) a.gid.store(attr->st_gid);
+      if (to_set & FUSE_SET_ATTR_MODE) a.mode.store(attr->st_mode & 07777);
     }
     // Time updates are accepted and ignored (touch works).
     struct stat st;
