@@ -313,7 +313,9 @@ Status S3Storage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
 Status S3Storage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (!writable_) return Status::InvalidArgument("storage is read-only");
   if (offset > size_ || src.size() > size_ - offset) {
-    return Status::InvalidArgument("write passes the end of the image");
+    // Growing an object (qcow2 allocation) is not implemented for S3 yet.
+    return Status::NotSupported(name_ +
+                                ": growing an S3 object is not supported");
   }
   LUKSFS_RETURN_IF_ERROR(
       PwriteAll(fd_, offset, src, name_ + ": write-back file"));
