@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/secure_buffer.h"
 #include "crypto/crypt_engine.h"
+#include "crypto/kdf.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
 #include "fs/fuse/view_fs.h"
@@ -143,6 +144,9 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   }
   crypto::UnlockedKey& key = unlocked.key;
   LogDebug("keyslot " + std::to_string(key.keyslot) + " opened");
+  for (const crypto::Keyslot& ks : image.header.keyslots) {
+    if (ks.index == key.keyslot) LogDebug("keyslot KDF: " + crypto::DescribeKdf(ks.kdf));
+  }
   const std::string uuid = image.header.uuid;
 
   crypto::EngineOptions eo;
