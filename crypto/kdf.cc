@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "crypto/argon2_fast.h"
 #include "crypto/pbkdf2_fast.h"
 
 namespace luksfs::crypto {
@@ -21,7 +22,8 @@ std::string DescribeKdf(const KdfParams& kdf) {
     return "pbkdf2-" + kdf.hash + " (" +
            Pbkdf2KernelName(Pbkdf2KernelFor(kdf.hash)) + " kernel)";
   }
-  return std::string(KdfName(kdf.type)) + " (libargon2)";
+  return std::string(KdfName(kdf.type)) +
+         (Argon2FastChosen() ? " (AVX2 fill)" : " (libargon2)");
 }
 
 Status Argon2(KdfType type, std::span<const uint8_t> password,
@@ -30,6 +32,10 @@ Status Argon2(KdfType type, std::span<const uint8_t> password,
               std::span<uint8_t> out) {
   if (type == KdfType::kPbkdf2) {
     return Status::InvalidArgument("Argon2 called with a pbkdf2 KDF");
+  }
+  if (Argon2FastChosen()) {
+    return Argon2Fast(type, password, salt, time, memory_kib, cpus, threads,
+                      out);
   }
   static uint8_t empty[1] = {0};
   argon2_context ctx{};

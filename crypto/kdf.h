@@ -26,7 +26,8 @@ Status Pbkdf2(std::string_view hash, std::span<const uint8_t> password,
               std::span<uint8_t> out,
               const std::atomic<bool>* cancel = nullptr);
 
-// Argon2i/Argon2id version 0x13 through libargon2 (RFC 9106), as LUKS2 and
+// Argon2i/Argon2id version 0x13 (RFC 9106), through the AVX2 fill of
+// argon2_fast.h where the CPU has AVX2, else libargon2; as LUKS2 and
 // cryptsetup compute it: t_cost = time, m_cost = memory_kib (KiB),
 // lanes = cpus (part of the result), no secret, no associated data.
 // `threads` only changes speed (capped at lanes).

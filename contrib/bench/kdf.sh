@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# luksfs unlock benchmark (run as root; part of `make bench`, or directly).
+#
+# Times, interleaved over several rounds, the wall time of one passphrase
+# unlock of the same image by:
+#   luksfs      `luksfs check IMG --passphrase-file F` (keyslot KDF + digest)
+#   cryptsetup  `cryptsetup open --test-passphrase IMG --key-file F`
+#   qemu        `qemu-io --image-opts driver=luks,... -c 'read 0 512'`
+#               (LUKS1 only; `qemu-img info` opens LUKS without the key)
+# on:
+#   luks1      a LUKS1 image made by qemu-img (PBKDF2-SHA256, qemu's default
+#              iter-time, aes-256-xts: a 64-byte keyslot key, i.e. two
+#              PBKDF2 blocks);
+#   luks1-2nd  a LUKS1 image made by cryptsetup whose passphrase is in
+#              keyslot 1 (slot 0 holds another one): a one-by-one loop pays
+#              two KDFs;
+#   luks2      a LUKS2 image made by cryptsetup with its default Argon2id.
+# and prints a Markdown section (medians, ratios) on stdout, plus the
+# PBKDF2 kernel table of kdf_bench.
+#
+# Environment (optional):
+#   BENCH_KDF_ROUNDS     rounds (default 5)
+#   BENCH_KDF_ITER_TIME  iter-time in ms for the images (default: each
+#                        tool's own default, 2000 ms)
+#   BENCH_DIR            work dir (default /var/tmp/luksfs-bench)
+#   BENCH_NO_BUILD=1     do not run `make all` first
+set -euo pipefail
+{
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SRC=$REPO/contrib/bench
+ROUNDS=${BENCH_KDF_ROUNDS:-5}
+WORK=${BENCH_DIR:-/var/tmp/luksfs-bench}/kdf
+LUKSFS=$REPO/build/luksfs
+mkdir -p "$WORK"
+cd "$WORK"
+log() { echo "[kdf-bench] $*" >&2; }
+
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || make -C "$REPO" -j"$(nproc)" all >&2
+g++ -O2 -std=c++20 -I"$REPO" "$SRC/kdf_bench.cc" "$REPO/build/libcrypto.a" \
+  "$REPO/build/libcommon.a" -lssl -lcrypto -lsodium -largon2 -pthread -o kdf_bench
+
+printf '%s' 'bench passphrase' >pw
+printf '%s' 'another passphrase' >pw0
+ITER=()
+QITER=()
+if [ -n "${BENCH_KDF_ITER_TIME:-}" ]; then
+  ITER=(--iter-time "$BENCH_KDF_ITER_TIME")
+  QITER=(-o "iter-time=$BENCH_KDF_ITER_TIME")
+fi
+rm -f luks1.img luks1-2nd.img luks2.img
+log "making images (KDF calibration takes a few seconds each)"
+qemu-img create -q -f luks --object secret,id=sec0,file=pw -o key-secret=sec0 \
+  "${QITER[@]}" luks1.img 16M
+truncate -s 16M luks1-2nd.img
+cryptsetup luksFormat -q --type luks1 --pbkdf pbkdf2 --hash sha256 "${ITER[@]}" \
+  --key-file pw0 --key-slot 0 luks1-2nd.img
+cryptsetup luksAddKey -q "${ITER[@]}" --key-file pw0 --new-key-slot 1 luks1-2nd.img pw
+truncate -s 32M luks2.img
+cryptsetup luksFormat -q --type luks2 "${ITER[@]}" --key-file pw luks2.img
+
+run_luksfs() { "$LUKSFS" check "$1" --passphrase-file pw >/dev/null; }
+run_cryptsetup() { cryptsetup open --test-passphrase "$1" --key-file pw; }
+run_qemu() {  # qemu-img info opens without the key (no I/O): read a sector
+  qemu-io --object secret,id=sec0,file=pw --image-opts \
+    "driver=luks,key-secret=sec0,file.filename=$1" -c 'read 0 512' >/dev/null
+}
+
+declare -A TIMES
+now() { date +%s.%N; }
+for ((r = 1; r <= ROUNDS; r++)); do
+  log "round $r/$ROUNDS"
+  for img in luks1 luks1-2nd luks2; do
+    tools=(luksfs cryptsetup)
+    [ "$img" = luks2 ] || tools+=(qemu)
+    # Rotate the start so no tool always runs first (cache, turbo).
+    for ((k = 0; k < ${#tools[@]}; k++)); do
+      tool=${tools[$(((k + r) % ${#tools[@]}))]}
+      t0=$(now)
+      "run_$tool" "$img.img"
+      t1=$(now)
+      TIMES[$img.$tool]+="$(echo "$t1 - $t0" | bc -l) "
+    done
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+kdf_of() {  # one line describing the keyslot KDF luksfs sees
+  "$LUKSFS" info "$1" 2>/dev/null | awk -F: '/PBKDF|Hash|Iterations|Memory|Threads|Time cost/ {gsub(/^[ \t]+/, "", $2); printf "%s=%s ", $1, $2}' | tr -d '\t' | cut -c1-120
+}
+
+echo "## Unlock time (\`contrib/bench/kdf.sh\`, $ROUNDS interleaved rounds, median seconds)"
+echo
+echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "SHA-NI: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "luksfs $(git -C "$REPO" rev-parse --short HEAD), $(cryptsetup --version), $(qemu-img --version | head -1)."
+echo
+echo "| image | KDFs: keyslots, then digest (luksfs info) | luksfs | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for img in luks1 luks1-2nd luks2; do
+  l=$(echo "${TIMES[$img.luksfs]}" | median)
+  c=$(echo "${TIMES[$img.cryptsetup]}" | median)
+  if [ "$img" = luks2 ]; then q=-; qr=-; else
+    q=$(echo "${TIMES[$img.qemu]}" | median); qr=$(printf '%.2fx' "$(echo "$q / $l" | bc -l)"); fi
+  printf '| %s | %s | %.3f | %.3f | %s | %.2fx | %s |\n' "$img" "$(kdf_of "$img.img")" \
+    "$l" "$c" "$q" "$(echo "$c / $l" | bc -l)" "$qr"
+done
+echo
+echo "Raw times (s): "
+for k in $(printf '%s\n' "${!TIMES[@]}" | sort); do echo "- $k: ${TIMES[$k]}"; done
+echo
+./kdf_bench --iterations 500000 --argon2-kib 262144 --argon2-time 4 --argon2-lanes 4
+}
