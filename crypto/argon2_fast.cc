@@ -135,9 +135,13 @@ LUKSFS_TARGET_AVX2 inline void Store2(uint64_t* lo, uint64_t* hi, __m256i x) {
 // R = prev ^ ref, XORed into next's old value when `with_xor` (passes > 0
 // of version 0x13). Two sweeps over the block: rows (fused with R and the
 // output base t), then columns (fused with the final XOR). `scratch` holds
-// two blocks (the permuted rows, and t).
-LUKSFS_TARGET_AVX2 void FillBlock(const Block& prev, const Block& ref,
-                                  Block& next, bool with_xor, Block* scratch) {
+// two blocks (the permuted rows, and t). hint(next.v[0]) is called as soon
+// as that word is final (after the first column), so the caller can
+// prefetch the next block's reference while the other seven columns run.
+template <typename Hint>
+LUKSFS_TARGET_AVX2 inline void FillBlock(const Block& prev, const Block& ref,
+                                         Block& next, bool with_xor,
+                                         Block* scratch, const Hint& hint) {
   Block& r = scratch[0];
   Block& t = scratch[1];
   for (int i = 0; i < 8; ++i) {  // rows: words 16i .. 16i+15
@@ -169,6 +173,7 @@ LUKSFS_TARGET_AVX2 void FillBlock(const Block& prev, const Block& ref,
       Store2(o + 32 * k, o + 32 * k + 16,
              _mm256_xor_si256(x[k], Load2(b + 32 * k, b + 32 * k + 16)));
     }
+    if (i == 0) hint(next.v[0]);
   }
 }
 
@@ -185,7 +190,8 @@ bool CpuHasAvx2() {
 
 #else
 
-void FillBlock(const Block&, const Block&, Block&, bool, Block*) {}
+template <typename Hint>
+void FillBlock(const Block&, const Block&, Block&, bool, Block*, const Hint&) {}
 bool CpuHasAvx2() { return false; }
 
 #endif
@@ -238,6 +244,46 @@ struct Instance {
   uint32_t type;  // 1 = Argon2i, 2 = Argon2id (the RFC's y)
 };
 
+// The reference block for index j of segment (pass, lane, slice), from
+// the pseudo-random word (RFC 9106 section 3.4).
+const Block* RefBlock(const Instance& in, uint32_t pass, uint32_t lane,
+                      uint32_t slice, uint32_t j, uint64_t pseudo) {
+  uint32_t ref_lane = static_cast<uint32_t>((pseudo >> 32) % in.lanes);
+  if (pass == 0 && slice == 0) ref_lane = lane;
+  const bool same = ref_lane == lane;
+  uint64_t area;
+  if (pass == 0) {
+    if (slice == 0) {
+      area = j - 1;
+    } else if (same) {
+      area = uint64_t{slice} * in.seg_len + j - 1;
+    } else {
+      area = uint64_t{slice} * in.seg_len - (j == 0 ? 1 : 0);
+    }
+  } else if (same) {
+    area = uint64_t{in.lane_len} - in.seg_len + j - 1;
+  } else {
+    area = uint64_t{in.lane_len} - in.seg_len - (j == 0 ? 1 : 0);
+  }
+  uint64_t rel = pseudo & 0xffffffffu;
+  rel = (rel * rel) >> 32;
+  rel = area - 1 - ((area * rel) >> 32);
+  const uint64_t begin =
+      (pass == 0 || slice == kSyncPoints - 1) ? 0 : uint64_t{slice + 1} * in.seg_len;
+  const uint32_t ref_col = static_cast<uint32_t>((begin + rel) % in.lane_len);
+  return &in.mem[size_t{ref_lane} * in.lane_len + ref_col];
+}
+
+inline void Prefetch(const Block* b) {
+#if defined(LUKSFS_HAVE_ARGON2_AVX2)
+  for (int k = 0; k < 16; ++k) {
+    _mm_prefetch(reinterpret_cast<const char*>(b) + 64 * k, _MM_HINT_T0);
+  }
+#else
+  (void)b;
+#endif
+}
+
 void FillSegment(const Instance& in, uint32_t pass, uint32_t lane,
                  uint32_t slice, Block* scratch) {
   Block* const addr = scratch + 2;
@@ -254,10 +300,11 @@ void FillSegment(const Instance& in, uint32_t pass, uint32_t lane,
     input->v[4] = in.passes;
     input->v[5] = in.type;
   }
+  const auto no_hint = [](uint64_t) {};
   auto next_addresses = [&] {
     ++input->v[6];
-    FillBlock(*zero, *input, *addr, false, scratch);
-    FillBlock(*zero, *addr, *addr, false, scratch);
+    FillBlock(*zero, *input, *addr, false, scratch, no_hint);
+    FillBlock(*zero, *addr, *addr, false, scratch, no_hint);
   };
   uint32_t start = 0;
   if (pass == 0 && slice == 0) {
@@ -275,31 +322,17 @@ void FillSegment(const Instance& in, uint32_t pass, uint32_t lane,
     } else {
       pseudo = lane_base[prev].v[0];
     }
-    uint32_t ref_lane = static_cast<uint32_t>((pseudo >> 32) % in.lanes);
-    if (pass == 0 && slice == 0) ref_lane = lane;
-    const bool same = ref_lane == lane;
-    uint64_t area;
-    if (pass == 0) {
-      if (slice == 0) {
-        area = j - 1;
-      } else if (same) {
-        area = uint64_t{slice} * in.seg_len + j - 1;
-      } else {
-        area = uint64_t{slice} * in.seg_len - (j == 0 ? 1 : 0);
+    const Block* ref = RefBlock(in, pass, lane, slice, j, pseudo);
+    const uint32_t nj = j + 1;
+    const auto hint = [&](uint64_t first_word) {
+      if (nj >= in.seg_len) return;
+      if (!independent) {
+        Prefetch(RefBlock(in, pass, lane, slice, nj, first_word));
+      } else if (nj % kWords != 0) {
+        Prefetch(RefBlock(in, pass, lane, slice, nj, addr->v[nj % kWords]));
       }
-    } else if (same) {
-      area = uint64_t{in.lane_len} - in.seg_len + j - 1;
-    } else {
-      area = uint64_t{in.lane_len} - in.seg_len - (j == 0 ? 1 : 0);
-    }
-    uint64_t rel = pseudo & 0xffffffffu;
-    rel = (rel * rel) >> 32;
-    rel = area - 1 - ((area * rel) >> 32);
-    const uint64_t begin =
-        (pass == 0 || slice == kSyncPoints - 1) ? 0 : uint64_t{slice + 1} * in.seg_len;
-    const uint32_t ref_col = static_cast<uint32_t>((begin + rel) % in.lane_len);
-    FillBlock(lane_base[prev], in.mem[size_t{ref_lane} * in.lane_len + ref_col],
-              lane_base[col], pass != 0, scratch);
+    };
+    FillBlock(lane_base[prev], *ref, lane_base[col], pass != 0, scratch, hint);
   }
 }
 

@@ -5,6 +5,9 @@
 # unlock of the same image by:
 #   luksfs      `luksfs check IMG --passphrase-file F` (keyslot KDF + digest)
 #   cryptsetup  `cryptsetup open --test-passphrase IMG --key-file F`
+#   mount       `luksfs mount IMG MNT --passphrase-file F` until it returns
+#               (the view is serving); "mount - check" is the mount's cost
+#               beyond the unlock
 #   qemu        `qemu-io --image-opts driver=luks,... -c 'read 0 512'`
 #               (LUKS1 only; `qemu-img info` opens LUKS without the key)
 # on:
@@ -59,26 +62,43 @@ truncate -s 32M luks2.img
 cryptsetup luksFormat -q --type luks2 "${ITER[@]}" --key-file pw luks2.img
 
 run_luksfs() { "$LUKSFS" check "$1" --passphrase-file pw >/dev/null; }
+mkdir -p mnt
+# `luksfs mount` returns once the view is serving; the unmount is not timed.
+run_mount() { "$LUKSFS" mount "$1" mnt --passphrase-file pw; }
+after_mount() { "$LUKSFS" umount mnt; }
 run_cryptsetup() { cryptsetup open --test-passphrase "$1" --key-file pw; }
 run_qemu() {  # qemu-img info opens without the key (no I/O): read a sector
   qemu-io --object secret,id=sec0,file=pw --image-opts \
     "driver=luks,key-secret=sec0,file.filename=$1" -c 'read 0 512' >/dev/null
 }
 
-declare -A TIMES
+declare -A TIMES CPU
 now() { date +%s.%N; }
+# CPU seconds (user + system) of every child this shell has waited for so
+# far, from the `times` builtin ("0m1.234s 0m0.100s" on its second line).
+# (`times` must run in this shell, not in a $(...) subshell.)
+child_cpu() {
+  times >times.txt
+  tail -1 times.txt | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m");
+    sub("s", "", a[2]); s += a[1] * 60 + a[2] } printf "%.3f", s }'
+}
 for ((r = 1; r <= ROUNDS; r++)); do
   log "round $r/$ROUNDS"
   for img in luks1 luks1-2nd luks2; do
-    tools=(luksfs cryptsetup)
+    tools=(luksfs cryptsetup mount)
     [ "$img" = luks2 ] || tools+=(qemu)
     # Rotate the start so no tool always runs first (cache, turbo).
     for ((k = 0; k < ${#tools[@]}; k++)); do
       tool=${tools[$(((k + r) % ${#tools[@]}))]}
+      child_cpu >c0.txt
       t0=$(now)
       "run_$tool" "$img.img"
       t1=$(now)
+      child_cpu >c1.txt
+      c0=$(cat c0.txt) c1=$(cat c1.txt)
       TIMES[$img.$tool]+="$(echo "$t1 - $t0" | bc -l) "
+      CPU[$img.$tool]+="$(echo "$c1 - $c0" | bc -l) "
+      [ "$tool" != mount ] || after_mount
     done
   done
 done
@@ -94,16 +114,33 @@ echo "$(date -u +%Y-%m-%d), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo
   "SHA-NI: $(grep -qw sha_ni /proc/cpuinfo && echo yes || echo no)), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "luksfs $(git -C "$REPO" rev-parse --short HEAD), $(cryptsetup --version), $(qemu-img --version | head -1)."
 echo
-echo "| image | KDFs: keyslots, then digest (luksfs info) | luksfs | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| image | KDFs: keyslots, then digest (luksfs info) | luksfs check | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs | luksfs mount | mount - check |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for img in luks1 luks1-2nd luks2; do
   l=$(echo "${TIMES[$img.luksfs]}" | median)
   c=$(echo "${TIMES[$img.cryptsetup]}" | median)
   if [ "$img" = luks2 ]; then q=-; qr=-; else
     q=$(echo "${TIMES[$img.qemu]}" | median); qr=$(printf '%.2fx' "$(echo "$q / $l" | bc -l)"); fi
-  printf '| %s | %s | %.3f | %.3f | %s | %.2fx | %s |\n' "$img" "$(kdf_of "$img.img")" \
-    "$l" "$c" "$q" "$(echo "$c / $l" | bc -l)" "$qr"
+  mt=$(echo "${TIMES[$img.mount]}" | median)
+  printf '| %s | %s | %.3f | %.3f | %s | %.2fx | %s | %.3f | %.0f ms |\n' "$img" "$(kdf_of "$img.img")" \
+    "$l" "$c" "$q" "$(echo "$c / $l" | bc -l)" "$qr" "$mt" "$(echo "($mt - $l) * 1000" | bc -l)"
 done
+echo
+echo "CPU seconds (user + system, median; the machine is shared, so wall time"
+echo "also measures the CPU share a process gets; a daemonised mount is not counted):"
+echo
+echo "| image | luksfs check | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs |"
+echo "|---|---:|---:|---:|---:|---:|"
+for img in luks1 luks1-2nd luks2; do
+  l=$(echo "${CPU[$img.luksfs]}" | median)
+  c=$(echo "${CPU[$img.cryptsetup]}" | median)
+  if [ "$img" = luks2 ]; then q=-; qr=-; else
+    q=$(echo "${CPU[$img.qemu]}" | median); qr=$(printf '%.2fx' "$(echo "$q / $l" | bc -l)"); fi
+  printf '| %s | %.3f | %.3f | %s | %.2fx | %s |\n' "$img" "$l" "$c" "$q" "$(echo "$c / $l" | bc -l)" "$qr"
+done
+echo
+echo "Raw CPU seconds: "
+for k in $(printf '%s\n' "${!CPU[@]}" | sort); do echo "- $k: ${CPU[$k]}"; done
 echo
 echo "Raw times (s): "
 for k in $(printf '%s\n' "${!TIMES[@]}" | sort); do echo "- $k: ${TIMES[$k]}"; done
