@@ -17,7 +17,9 @@
 #   luks1-2nd  a LUKS1 image made by cryptsetup whose passphrase is in
 #              keyslot 1 (slot 0 holds another one): a one-by-one loop pays
 #              two KDFs;
-#   luks2      a LUKS2 image made by cryptsetup with its default Argon2id.
+#   luks2      a LUKS2 image made by cryptsetup with its default Argon2id;
+#   cheap      a LUKS2 image with 1000 PBKDF2 iterations: its "mount - check"
+#              is the cost of a mount beyond the unlock.
 # and prints a Markdown section (medians, ratios) on stdout, plus the
 # PBKDF2 kernel table of kdf_bench.
 #
@@ -25,6 +27,8 @@
 #   BENCH_KDF_ROUNDS     rounds (default 5)
 #   BENCH_KDF_ITER_TIME  iter-time in ms for the images (default: each
 #                        tool's own default, 2000 ms)
+#   BENCH_KDF_IMAGES     subset/order of: luks1 luks1-2nd luks2 cheap
+#   BENCH_KDF_NO_MICRO=1 skip the kdf_bench tables
 #   BENCH_DIR            work dir (default /var/tmp/luksfs-bench)
 #   BENCH_NO_BUILD=1     do not run `make all` first
 set -euo pipefail
@@ -50,7 +54,7 @@ if [ -n "${BENCH_KDF_ITER_TIME:-}" ]; then
   ITER=(--iter-time "$BENCH_KDF_ITER_TIME")
   QITER=(-o "iter-time=$BENCH_KDF_ITER_TIME")
 fi
-rm -f luks1.img luks1-2nd.img luks2.img
+rm -f luks1.img luks1-2nd.img luks2.img cheap.img
 log "making images (KDF calibration takes a few seconds each)"
 qemu-img create -q -f luks --object secret,id=sec0,file=pw -o key-secret=sec0 \
   "${QITER[@]}" luks1.img 16M
@@ -60,6 +64,11 @@ cryptsetup luksFormat -q --type luks1 --pbkdf pbkdf2 --hash sha256 "${ITER[@]}" 
 cryptsetup luksAddKey -q "${ITER[@]}" --key-file pw0 --new-key-slot 1 luks1-2nd.img pw
 truncate -s 32M luks2.img
 cryptsetup luksFormat -q --type luks2 "${ITER[@]}" --key-file pw luks2.img
+rm -f cheap.img
+truncate -s 32M cheap.img
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --key-file pw cheap.img
+IMAGES=(${BENCH_KDF_IMAGES:-luks1 luks1-2nd luks2 cheap})
 
 run_luksfs() { "$LUKSFS" check "$1" --passphrase-file pw >/dev/null; }
 mkdir -p mnt
@@ -84,9 +93,9 @@ child_cpu() {
 }
 for ((r = 1; r <= ROUNDS; r++)); do
   log "round $r/$ROUNDS"
-  for img in luks1 luks1-2nd luks2; do
+  for img in "${IMAGES[@]}"; do
     tools=(luksfs cryptsetup mount)
-    [ "$img" = luks2 ] || tools+=(qemu)
+    [[ "$img" = luks2 || "$img" = cheap ]] || tools+=(qemu)
     # Rotate the start so no tool always runs first (cache, turbo).
     for ((k = 0; k < ${#tools[@]}; k++)); do
       tool=${tools[$(((k + r) % ${#tools[@]}))]}
@@ -116,10 +125,10 @@ echo "luksfs $(git -C "$REPO" rev-parse --short HEAD), $(cryptsetup --version), 
 echo
 echo "| image | KDFs: keyslots, then digest (luksfs info) | luksfs check | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs | luksfs mount | mount - check |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-for img in luks1 luks1-2nd luks2; do
+for img in "${IMAGES[@]}"; do
   l=$(echo "${TIMES[$img.luksfs]}" | median)
   c=$(echo "${TIMES[$img.cryptsetup]}" | median)
-  if [ "$img" = luks2 ]; then q=-; qr=-; else
+  if [[ "$img" = luks2 || "$img" = cheap ]]; then q=-; qr=-; else
     q=$(echo "${TIMES[$img.qemu]}" | median); qr=$(printf '%.2fx' "$(echo "$q / $l" | bc -l)"); fi
   mt=$(echo "${TIMES[$img.mount]}" | median)
   printf '| %s | %s | %.3f | %.3f | %s | %.2fx | %s | %.3f | %.0f ms |\n' "$img" "$(kdf_of "$img.img")" \
@@ -131,10 +140,10 @@ echo "also measures the CPU share a process gets; a daemonised mount is not coun
 echo
 echo "| image | luksfs check | cryptsetup | qemu | cryptsetup / luksfs | qemu / luksfs |"
 echo "|---|---:|---:|---:|---:|---:|"
-for img in luks1 luks1-2nd luks2; do
+for img in "${IMAGES[@]}"; do
   l=$(echo "${CPU[$img.luksfs]}" | median)
   c=$(echo "${CPU[$img.cryptsetup]}" | median)
-  if [ "$img" = luks2 ]; then q=-; qr=-; else
+  if [[ "$img" = luks2 || "$img" = cheap ]]; then q=-; qr=-; else
     q=$(echo "${CPU[$img.qemu]}" | median); qr=$(printf '%.2fx' "$(echo "$q / $l" | bc -l)"); fi
   printf '| %s | %.3f | %.3f | %s | %.2fx | %s |\n' "$img" "$l" "$c" "$q" "$(echo "$c / $l" | bc -l)" "$qr"
 done
@@ -145,5 +154,5 @@ echo
 echo "Raw times (s): "
 for k in $(printf '%s\n' "${!TIMES[@]}" | sort); do echo "- $k: ${TIMES[$k]}"; done
 echo
-./kdf_bench --iterations 500000 --argon2-kib 262144 --argon2-time 4 --argon2-lanes 4
+[ "${BENCH_KDF_NO_MICRO:-0}" = 1 ] || ./kdf_bench --iterations 500000 --argon2-kib 262144 --argon2-time 4 --argon2-lanes 4
 }
