@@ -220,6 +220,11 @@ const HashDef<uint32_t> kSha256Portable{8, sha::kSha256Init,
 const HashDef<uint32_t> kSha256Ni{8, sha::kSha256Init, sha::Sha256ShaNi, 2};
 const HashDef<uint64_t> kSha512Portable{8, sha::kSha512Init,
                                         sha::Sha512Portable, 1};
+const HashDef<uint32_t> kSha1Block{5, sha::kSha1Init, sha::Sha1Openssl, 1};
+const HashDef<uint32_t> kSha256Block{8, sha::kSha256Init, sha::Sha256Openssl,
+                                     1};
+const HashDef<uint64_t> kSha512Block{8, sha::kSha512Init, sha::Sha512Openssl,
+                                     1};
 
 Status OpensslPbkdf2(const EVP_MD* md, std::span<const uint8_t> password,
                      std::span<const uint8_t> salt, uint32_t iterations,
@@ -238,13 +243,14 @@ Status OpensslPbkdf2(const EVP_MD* md, std::span<const uint8_t> password,
   return Status();
 }
 
-enum class Forced { kAuto, kShaNi, kPortable, kOpenssl };
+enum class Forced { kAuto, kShaNi, kOpensslBlock, kPortable, kOpenssl };
 
 Forced ForcedByEnv() {
   static const Forced f = [] {
     const char* v = std::getenv("LUKSFS_PBKDF2");
     if (v == nullptr) return Forced::kAuto;
     if (std::strcmp(v, "sha-ni") == 0) return Forced::kShaNi;
+    if (std::strcmp(v, "openssl-block") == 0) return Forced::kOpensslBlock;
     if (std::strcmp(v, "portable") == 0) return Forced::kPortable;
     if (std::strcmp(v, "openssl") == 0) return Forced::kOpenssl;
     return Forced::kAuto;
@@ -258,6 +264,7 @@ const char* Pbkdf2KernelName(Pbkdf2Kernel k) {
   switch (k) {
     case Pbkdf2Kernel::kShaNi: return "sha-ni";
     case Pbkdf2Kernel::kPortable: return "portable";
+    case Pbkdf2Kernel::kOpensslBlock: return "openssl-block";
     case Pbkdf2Kernel::kOpenssl: break;
   }
   return "openssl";
@@ -270,11 +277,13 @@ Pbkdf2Kernel Pbkdf2KernelFor(std::string_view hash) {
     case Forced::kOpenssl: return Pbkdf2Kernel::kOpenssl;
     case Forced::kPortable:
       return fast ? Pbkdf2Kernel::kPortable : Pbkdf2Kernel::kOpenssl;
+    case Forced::kOpensslBlock:
+      return fast ? Pbkdf2Kernel::kOpensslBlock : Pbkdf2Kernel::kOpenssl;
     case Forced::kShaNi:
     case Forced::kAuto: break;
   }
   if (ni) return Pbkdf2Kernel::kShaNi;
-  return fast ? Pbkdf2Kernel::kPortable : Pbkdf2Kernel::kOpenssl;
+  return fast ? Pbkdf2Kernel::kOpensslBlock : Pbkdf2Kernel::kOpenssl;
 }
 
 Status Pbkdf2With(Pbkdf2Kernel kernel, std::string_view hash,
@@ -302,6 +311,17 @@ Status Pbkdf2With(Pbkdf2Kernel kernel, std::string_view hash,
       }
       if (hash == "sha256") {
         return Derive(kSha256Ni, md, password, salt, iterations, out, cancel);
+      }
+      return Status::NotSupported(unusable);
+    case Pbkdf2Kernel::kOpensslBlock:
+      if (hash == "sha1") {
+        return Derive(kSha1Block, md, password, salt, iterations, out, cancel);
+      }
+      if (hash == "sha256") {
+        return Derive(kSha256Block, md, password, salt, iterations, out, cancel);
+      }
+      if (hash == "sha512") {
+        return Derive(kSha512Block, md, password, salt, iterations, out, cancel);
       }
       return Status::NotSupported(unusable);
     case Pbkdf2Kernel::kPortable:

@@ -11,12 +11,17 @@
 //
 // Kernels, chosen at run time:
 //   sha-ni    x86 SHA extensions (SHA-1 and SHA-256, when CPUID says so);
-//   portable  C++ compressions (any CPU; the only kernel for SHA-512);
+//   openssl-block  the same loop over OpenSSL's one-block SHA*_Transform
+//             (OpenSSL's assembly: AVX2 where there is no SHA-NI); the
+//             default for SHA-512, and for SHA-1/SHA-256 without SHA-NI;
+//   portable  C++ compressions (any CPU; only when forced: OpenSSL's
+//             assembly compresses faster);
 //   openssl   PKCS5_PBKDF2_HMAC (every other hash: sha224, sha384, sha3,
 //             ripemd160, whirlpool...).
-// LUKSFS_PBKDF2=auto|sha-ni|portable|openssl in the environment forces a
-// choice for measurement and tests (read once per process; a kernel the
-// CPU or hash cannot use falls back to the next one down the list).
+// LUKSFS_PBKDF2=auto|sha-ni|openssl-block|portable|openssl in the
+// environment forces a choice for measurement and tests (read once per
+// process; a kernel the CPU or hash cannot use falls back to the next one
+// down the list).
 //
 // Thread-safety: reentrant. Secrets: the password is borrowed; the HMAC
 // states and chaining values live in a SecureBuffer wiped before return;
@@ -32,9 +37,9 @@
 
 namespace luksfs::crypto {
 
-enum class Pbkdf2Kernel { kOpenssl, kPortable, kShaNi };
+enum class Pbkdf2Kernel { kOpenssl, kPortable, kShaNi, kOpensslBlock };
 
-// "openssl", "portable" or "sha-ni".
+// "openssl", "portable", "sha-ni" or "openssl-block".
 const char* Pbkdf2KernelName(Pbkdf2Kernel k);
 
 // The kernel Pbkdf2() (kdf.h) uses for `hash` on this CPU, honouring
@@ -43,7 +48,8 @@ Pbkdf2Kernel Pbkdf2KernelFor(std::string_view hash);
 
 // PBKDF2 with an explicit kernel (tests and benchmarks force each one).
 // `kernel` must be usable for `hash` (kShaNi: sha1/sha256 and
-// CpuHasShaNi(); kPortable: sha1/sha256/sha512); kOpenssl is always usable.
+// CpuHasShaNi(); kPortable, kOpensslBlock: sha1/sha256/sha512); kOpenssl
+// is always usable.
 // Errors: kNotSupported (hash unknown, or kernel unusable for it);
 // kInvalidArgument (0 iterations, sizes beyond INT_MAX);
 // kResourceExhausted (secure memory); kUnavailable when `cancel` was set

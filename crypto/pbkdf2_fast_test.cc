@@ -22,7 +22,8 @@ using testing::ToHex;
 
 std::vector<Pbkdf2Kernel> KernelsFor(const std::string& hash) {
   std::vector<Pbkdf2Kernel> k = {Pbkdf2Kernel::kOpenssl,
-                                 Pbkdf2Kernel::kPortable};
+                                 Pbkdf2Kernel::kPortable,
+                                 Pbkdf2Kernel::kOpensslBlock};
   if (hash != "sha512" && sha::CpuHasShaNi()) {
     k.push_back(Pbkdf2Kernel::kShaNi);
   }
@@ -100,14 +101,14 @@ TEST(Pbkdf2FastTest, RandomInputsMatchOpenssl) {
   int cases = 0;
   for (const std::string hash : {"sha1", "sha256", "sha512"}) {
     const EVP_MD* md = LookupHash(hash).value();
-    for (int i = 0; i < 1200; ++i) {
+    for (int i = 0; i < 1000; ++i) {
       // Passwords up to 300 bytes: beyond both block sizes (64, 128), so
       // the "hash a long key first" rule is covered.
       std::vector<uint8_t> pw(rng() % 301), salt(rng() % 80);
       for (auto& b : pw) b = static_cast<uint8_t>(rng());
       for (auto& b : salt) b = static_cast<uint8_t>(rng());
       const uint32_t iter =
-          i % 10 == 0 ? 1 + rng() % 3000 : 1 + static_cast<uint32_t>(rng() % 40);
+          i % 10 == 0 ? 1 + rng() % 2000 : 1 + static_cast<uint32_t>(rng() % 40);
       const size_t n = 1 + rng() % 200;
       std::vector<uint8_t> want(n);
       pw.reserve(1);
@@ -128,7 +129,7 @@ TEST(Pbkdf2FastTest, RandomInputsMatchOpenssl) {
       }
     }
   }
-  EXPECT_GT(cases, 9000);
+  EXPECT_GT(cases, 10000);
 }
 
 TEST(Pbkdf2FastTest, OtherHashesGoToOpenssl) {

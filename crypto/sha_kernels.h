@@ -14,6 +14,8 @@
 //   sha-ni    x86 SHA extensions (sha1rnds4, sha256rnds2...), compiled per
 //             function with target attributes so the binary still runs on
 //             CPUs without them (n = 1 or 2). SHA-1 and SHA-256 only.
+//   openssl-block  OpenSSL's one-block SHA*_Transform (its own assembly,
+//             AVX2 or SHA-NI by CPU), any n, chains in turn.
 // CpuHasShaNi() says whether the sha-ni kernels may be called.
 //
 // Thread-safety: all functions are reentrant. Secrets: states and blocks
@@ -35,6 +37,11 @@ extern const uint64_t kSha512Init[8];
 void Sha1Portable(uint32_t* const* st, const uint32_t* const* w, int n);
 void Sha256Portable(uint32_t* const* st, const uint32_t* const* w, int n);
 void Sha512Portable(uint64_t* const* st, const uint64_t* const* w, int n);
+
+// OpenSSL-block kernels (sha_openssl.cc). REQUIRES: n >= 1.
+void Sha1Openssl(uint32_t* const* st, const uint32_t* const* w, int n);
+void Sha256Openssl(uint32_t* const* st, const uint32_t* const* w, int n);
+void Sha512Openssl(uint64_t* const* st, const uint64_t* const* w, int n);
 
 // True when the CPU has SHA, SSE4.1 and SSSE3 (cached, thread-safe).
 bool CpuHasShaNi();

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Every KDF implementation luksfs can choose, end to end, against images cryptsetup made:
 #  * PBKDF2 with sha1, sha256, sha512 (own kernels) and sha384 (OpenSSL) keyslots, LUKS1 and
-#    LUKS2, each under LUKSFS_PBKDF2=auto|sha-ni|portable|openssl;
+#    LUKS2, each under LUKSFS_PBKDF2=auto|sha-ni|openssl-block|portable|openssl;
 #  * Argon2i and Argon2id keyslots (2 lanes) under the AVX2 fill and LUKSFS_ARGON2=libargon2.
 # `luksfs check` opens a keyslot only when the derived key passes the header's digest, so a wrong
 # KDF cannot pass. One Argon2id image is also mounted and compared with the plaintext cryptsetup's
@@ -31,7 +31,7 @@ for type in luks1 luks2; do
         cryptsetup luksFormat -q --type "$type" "${PB[@]}" --hash "$hash" --key-file pw "$img" \
             || fail "luksFormat $type $hash"
         WANT=0
-        for kernel in auto sha-ni portable openssl; do
+        for kernel in auto sha-ni openssl-block portable openssl; do
             check_opens "$type pbkdf2-$hash, LUKSFS_PBKDF2=$kernel" "$img" LUKSFS_PBKDF2="$kernel"
         done
         log "$type pbkdf2-$hash opens under every PBKDF2 kernel"
@@ -67,7 +67,7 @@ cryptsetup luksAddKey -q "${PB[@]}" --key-file pw0 --new-key-slot 3 "$img" pw ||
 WANT=$(cryptsetup open --test-passphrase -v --key-file pw "$img" 2>&1 \
     | sed -n 's/^Key slot \([0-9]*\) unlocked\./\1/p')
 assert_eq 2 "$WANT" "cryptsetup's slot for the passphrase"
-for kernel in auto portable openssl; do
+for kernel in auto openssl-block portable openssl; do
     check_opens "four slots, LUKSFS_PBKDF2=$kernel" "$img" LUKSFS_PBKDF2="$kernel"
 done
 log "parallel trials name cryptsetup's slot ($WANT)"
