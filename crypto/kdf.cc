@@ -1,39 +1,29 @@
 #include "crypto/kdf.h"
 
 #include <argon2.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
-#include <climits>
 #include <string>
 
-#include "crypto/hash.h"
+#include "crypto/argon2_fast.h"
+#include "crypto/pbkdf2_fast.h"
 
 namespace luksfs::crypto {
 
 Status Pbkdf2(std::string_view hash, std::span<const uint8_t> password,
               std::span<const uint8_t> salt, uint32_t iterations,
-              std::span<uint8_t> out) {
-  if (iterations == 0) {
-    return Status::InvalidArgument("pbkdf2 with 0 iterations");
+              std::span<uint8_t> out, const std::atomic<bool>* cancel) {
+  return Pbkdf2With(Pbkdf2KernelFor(hash), hash, password, salt, iterations,
+                    out, cancel);
+}
+
+std::string DescribeKdf(const KdfParams& kdf) {
+  if (kdf.type == KdfType::kPbkdf2) {
+    return "pbkdf2-" + kdf.hash + " (" +
+           Pbkdf2KernelName(Pbkdf2KernelFor(kdf.hash)) + " kernel)";
   }
-  if (iterations > INT_MAX || password.size() > INT_MAX ||
-      salt.size() > INT_MAX || out.size() > INT_MAX) {
-    return Status::InvalidArgument("pbkdf2 parameter out of range");
-  }
-  LUKSFS_ASSIGN_OR_RETURN(const EVP_MD* md, LookupHash(hash));
-  // PKCS5_PBKDF2_HMAC wants a char*; an empty password needs a valid pointer.
-  static const char kEmpty[1] = {0};
-  const char* pw = password.empty()
-                       ? kEmpty
-                       : reinterpret_cast<const char*>(password.data());
-  if (PKCS5_PBKDF2_HMAC(pw, static_cast<int>(password.size()), salt.data(),
-                        static_cast<int>(salt.size()),
-                        static_cast<int>(iterations), md,
-                        static_cast<int>(out.size()), out.data()) != 1) {
-    return Status::Internal("OpenSSL PBKDF2 failed");
-  }
-  return Status();
+  return std::string(KdfName(kdf.type)) +
+         (Argon2FastChosen() ? " (AVX2 fill)" : " (libargon2)");
 }
 
 Status Argon2(KdfType type, std::span<const uint8_t> password,
@@ -42,6 +32,10 @@ Status Argon2(KdfType type, std::span<const uint8_t> password,
               std::span<uint8_t> out) {
   if (type == KdfType::kPbkdf2) {
     return Status::InvalidArgument("Argon2 called with a pbkdf2 KDF");
+  }
+  if (Argon2FastChosen()) {
+    return Argon2Fast(type, password, salt, time, memory_kib, cpus, threads,
+                      out);
   }
   static uint8_t empty[1] = {0};
   argon2_context ctx{};

@@ -3,12 +3,14 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "crypto/af.h"
 #include "crypto/kdf.h"
+#include "crypto/keyslot_trials.h"
 #include "crypto/sector_cipher.h"
 
 namespace luksfs::crypto {
@@ -73,18 +75,19 @@ Status CheckLimits(const Keyslot& ks, const UnlockLimits& lim) {
 
 // Derives, decrypts and merges slot `ks`; OK with the key if the digest
 // matches, kPermissionDenied if not.
+// `threads`: Argon2 threads; `cancel`: set when the trial is no longer
+// needed (keyslot_trials.h).
 Result<SecureBuffer> TrySlot(const Keyslot& ks, const Digest& digest,
                              const ReadFn& read,
                              std::span<const uint8_t> passphrase,
-                             const UnlockLimits& lim) {
+                             uint32_t threads,
+                             const std::atomic<bool>& cancel) {
   LUKSFS_ASSIGN_OR_RETURN(SecureBuffer dk,
                           SecureBuffer::Create(ks.area_key_bytes));
   if (ks.kdf.type == KdfType::kPbkdf2) {
     LUKSFS_RETURN_IF_ERROR(Pbkdf2(ks.kdf.hash, passphrase, ks.kdf.salt,
-                                  ks.kdf.iterations, dk.span()));
+                                  ks.kdf.iterations, dk.span(), &cancel));
   } else {
-    uint32_t threads = lim.kdf_threads;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     LUKSFS_RETURN_IF_ERROR(Argon2(ks.kdf.type, passphrase, ks.kdf.salt,
                                   ks.kdf.iterations, ks.kdf.memory_kib,
                                   ks.kdf.cpus, threads, dk.span()));
@@ -128,9 +131,22 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
     return Status::NotFound("keyslot " + std::to_string(*only_slot) +
                             " is not an active passphrase keyslot");
   }
-  Status skipped;  // the first reason a slot could not even be tried
-  for (const Keyslot* ks : order) {
+  // The slots that can be tried, in order; they run as ordered parallel
+  // trials (keyslot_trials.h), and the results are read back below in the
+  // same order a one-by-one loop would see them, so the answer is the same.
+  const uint32_t cores =
+      limits.kdf_threads != 0
+          ? limits.kdf_threads
+          : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<Status> limit_of(order.size());
+  std::vector<const Digest*> digest_of(order.size(), nullptr);
+  std::vector<const Keyslot*> trials;
+  std::vector<const Digest*> trial_digests;
+  std::vector<TrialCost> costs;
+  for (size_t p = 0; p < order.size(); ++p) {
+    const Keyslot* ks = order[p];
     const Digest* digest = DigestFor(header, ks->index);
+    digest_of[p] = digest;
     if (digest == nullptr) continue;  // unbound slot: opens no segment
     Status limit = CheckLimits(*ks, limits);
     if (limit.ok() && digest->iterations > limits.max_pbkdf2_iterations) {
@@ -139,11 +155,38 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
           std::to_string(digest->iterations) + " exceed the limit of " +
           std::to_string(limits.max_pbkdf2_iterations));
     }
-    if (!limit.ok()) {
-      if (skipped.ok()) skipped = limit;
+    limit_of[p] = limit;
+    if (!limit.ok()) continue;
+    TrialCost cost;
+    if (ks->kdf.type != KdfType::kPbkdf2) {
+      cost.threads = std::max(1u, std::min(ks->kdf.cpus, cores));
+      cost.memory_kib = ks->kdf.memory_kib;
+    }
+    trials.push_back(ks);
+    trial_digests.push_back(digest);
+    costs.push_back(cost);
+  }
+  std::vector<Result<SecureBuffer>> results = RunOrderedTrials(
+      costs, cores, limits.max_kdf_memory_kib,
+      [&](size_t i, const std::atomic<bool>& cancel) {
+        return TrySlot(*trials[i], *trial_digests[i], read, passphrase,
+                       costs[i].threads, cancel);
+      },
+      [](const Result<SecureBuffer>& r) {
+        return r.ok() || r.status().code() == Status::Code::kIOError;
+      });
+
+  Status skipped;  // the first reason a slot could not even be tried
+  size_t next_result = 0;
+  for (size_t p = 0; p < order.size(); ++p) {
+    const Keyslot* ks = order[p];
+    if (digest_of[p] == nullptr) continue;
+    if (!limit_of[p].ok()) {
+      if (skipped.ok()) skipped = limit_of[p];
       continue;
     }
-    Result<SecureBuffer> key = TrySlot(*ks, *digest, read, passphrase, limits);
+    if (next_result >= results.size()) break;  // a terminal result came first
+    Result<SecureBuffer>& key = results[next_result++];
     if (key.ok()) return UnlockedKey{ks->index, std::move(key).value()};
     const Status& s = key.status();
     if (s.code() == Status::Code::kIOError) return s;

@@ -7,6 +7,11 @@
 // hostile header from asking for gigabytes of Argon2 memory or hours of
 // PBKDF2; such slots are skipped with a clear reason.
 //
+// Without `only_slot`, slots are tried as ordered parallel trials
+// (keyslot_trials.h) on limits.kdf_threads cores: `read` may then be called
+// from several threads at once. The slot reported is still the one a
+// one-by-one loop in the order above (cryptsetup's) would open.
+//
 // Thread-safety: reentrant. Secrets: the passphrase is borrowed; every
 // intermediate (derived key, key material) lives in a SecureBuffer and is
 // wiped before return. The returned volume key is the caller's.

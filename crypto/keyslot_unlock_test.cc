@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <mutex>
+
 namespace luksfs::crypto {
 namespace {
 
@@ -52,7 +55,9 @@ TEST(UnlockTest, TriesSlotsInCryptsetupPriorityOrder) {
     return Status();
   };
   const uint8_t pw[] = {'x'};
-  auto r = UnlockKeyslot(h, read, pw, std::nullopt, UnlockLimits{});
+  UnlockLimits one_core;  // one trial at a time: the order is observable
+  one_core.kdf_threads = 1;
+  auto r = UnlockKeyslot(h, read, pw, std::nullopt, one_core);
   EXPECT_EQ(r.status().code(), Status::Code::kPermissionDenied);
   // Preferred slot 2 first, then the normal slots 0 and 3; slot 1 (priority
   // 0, "ignore") is not tried unless named.
@@ -68,6 +73,28 @@ TEST(UnlockTest, TriesSlotsInCryptsetupPriorityOrder) {
 
   r = UnlockKeyslot(h, read, pw, 7, UnlockLimits{});
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
+}
+
+TEST(UnlockTest, ParallelTrialsTryTheSameSlots) {
+  LuksHeader h = Header({Slot(0, 1), Slot(1, 0), Slot(2, 2), Slot(3, 1)});
+  std::mutex mu;
+  std::vector<uint64_t> reads;
+  ReadFn read = [&](uint64_t off, std::span<uint8_t> dst) {
+    std::lock_guard<std::mutex> g(mu);
+    reads.push_back(off);
+    std::fill(dst.begin(), dst.end(), 0);
+    return Status();
+  };
+  const uint8_t pw[] = {'x'};
+  UnlockLimits four;
+  four.kdf_threads = 4;
+  auto r = UnlockKeyslot(h, read, pw, std::nullopt, four);
+  EXPECT_EQ(r.status().code(), Status::Code::kPermissionDenied);
+  std::sort(reads.begin(), reads.end());
+  std::vector<uint64_t> want = {h.keyslots[0].area_offset,
+                                h.keyslots[2].area_offset,
+                                h.keyslots[3].area_offset};
+  EXPECT_EQ(reads, want);
 }
 
 TEST(UnlockTest, HostileArgon2MemoryIsRefusedBeforeAllocating) {

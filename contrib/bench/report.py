@@ -196,6 +196,11 @@ def main():
         w(crypto.strip())
         w("")
 
+    kdf = read_text(os.path.join(res, "kdf.md"))
+    if kdf:
+        w(kdf.strip())  # its own "## Unlock time" section (contrib/bench/kdf.sh)
+        w("")
+
     w("## Commands\n")
     w("Exactly what ran ($BENCH_DIR is the work dir, $TARGET the file under test).\n")
     w("```")

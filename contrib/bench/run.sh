@@ -23,6 +23,7 @@
 #   BENCH_LUKSFS_OPTS    extra `luksfs mount` options, e.g. "--threads 4"
 #   BENCH_CEILING_OPTS   extra passthrough options, e.g. "--clone-fd"
 #   BENCH_SKIP_CRYPTO=1  skip the crypto micro-benchmark
+#   BENCH_SKIP_KDF=1     skip the unlock benchmark (contrib/bench/kdf.sh)
 #   BENCH_KEEP=1         keep the images after the run
 #   BENCH_NO_BUILD=1     do not run `make all` first (make bench already did)
 set -euo pipefail
@@ -216,6 +217,16 @@ if [ "${BENCH_SKIP_CRYPTO:-0}" != 1 ]; then
   if ! "$BIN/crypto_bench" --seconds "$CRYPTO_SECONDS" --threads "$(nproc)" >"$RES/crypto.md" 2>"$RES/crypto.err"; then
     log "crypto_bench FAILED: $(cat "$RES/crypto.err")"
     echo "**crypto_bench failed:** $(cat "$RES/crypto.err")" >>"$RES/crypto.md"
+  fi
+fi
+
+# ---------------------------------------------------------------- unlock (KDF) bench
+if [ "${BENCH_SKIP_KDF:-0}" != 1 ]; then
+  log "unlock benchmark (contrib/bench/kdf.sh)"
+  record "BENCH_DIR=\$BENCH_DIR contrib/bench/kdf.sh"
+  if ! BENCH_NO_BUILD=1 BENCH_DIR="$WORK" "$SRC/kdf.sh" >"$RES/kdf.md" 2>"$RES/kdf.err"; then
+    log "kdf.sh FAILED: $(tail -3 "$RES/kdf.err")"
+    echo "**kdf.sh failed:** $(tail -3 "$RES/kdf.err")" >>"$RES/kdf.md"
   fi
 fi
 

@@ -34,6 +34,7 @@
 #include "common/secure_buffer.h"
 #include "common/unique_fd.h"
 #include "crypto/crypt_engine.h"
+#include "crypto/kdf.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/fuse_log.h"
 #include "fs/cli/hangup.h"
@@ -270,6 +271,9 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   if (Orphaned(parent)) return kExitMount;  // killed during the KDF
   crypto::UnlockedKey& key = unlocked.key;
   LogDebug("keyslot " + std::to_string(key.keyslot) + " opened");
+  for (const crypto::Keyslot& ks : image.header.keyslots) {
+    if (ks.index == key.keyslot) LogDebug("keyslot KDF: " + crypto::DescribeKdf(ks.kdf));
+  }
   const std::string uuid = image.header.uuid;
 
   crypto::EngineOptions eo;
