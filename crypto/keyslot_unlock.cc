@@ -3,12 +3,15 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "crypto/af.h"
 #include "crypto/kdf.h"
+#include "crypto/kdf_cost.h"
 #include "crypto/sector_cipher.h"
 
 namespace luksfs::crypto {
@@ -39,6 +42,44 @@ Status CheckDigest(const Digest& d, std::span<const uint8_t> key) {
     return Status::PermissionDenied("volume key does not match the digest");
   }
   return Status();
+}
+
+std::string Secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f" : "%.0f", s);
+  return buf;
+}
+
+Status CheckDigestLimit(const Digest& d, const UnlockLimits& lim) {
+  if (d.iterations <= lim.max_digest_iterations) return Status();
+  return Status::ResourceExhausted(
+      "digest " + std::to_string(d.index) + " asks for " +
+      std::to_string(d.iterations) + " iterations, more than luksfs accepts (" +
+      std::to_string(lim.max_digest_iterations) + ")");
+}
+
+// kResourceExhausted if the slot's KDF plus its digest is estimated to take
+// longer than `left` seconds. An estimate that cannot be made (an unknown
+// hash) is no refusal: trying the slot reports that error.
+Status CheckTime(const Keyslot& ks, const Digest& d, const UnlockLimits& lim,
+                 double left) {
+  Result<double> kdf = KdfSeconds(ks.kdf, lim.kdf_threads);
+  Result<double> dig = Pbkdf2Seconds(d.hash, d.iterations);
+  if (!kdf.ok() || !dig.ok()) return Status();
+  const double need = *kdf + *dig;
+  if (need <= left) return Status();
+  std::string what =
+      ks.kdf.type == KdfType::kPbkdf2
+          ? "pbkdf2-" + ks.kdf.hash + " with " +
+                std::to_string(ks.kdf.iterations) + " iterations"
+          : std::string(KdfName(ks.kdf.type)) + " (time " +
+                std::to_string(ks.kdf.iterations) + ", memory " +
+                std::to_string(ks.kdf.memory_kib) + " KiB)";
+  return Status::ResourceExhausted(
+      "keyslot " + std::to_string(ks.index) + ": " + what +
+      " and its digest would take about " + Secs(need) + " s here, more than "
+      "the " + Secs(left) + " s left of the KDF time budget (--max-kdf-time " +
+      Secs(lim.max_kdf_seconds) + ")");
 }
 
 Status CheckLimits(const Keyslot& ks, const UnlockLimits& lim) {
@@ -128,21 +169,38 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
     return Status::NotFound("keyslot " + std::to_string(*only_slot) +
                             " is not an active passphrase keyslot");
   }
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  const bool budget = limits.max_kdf_seconds > 0;
+  int tried = 0;   // slots whose KDF ran
   Status skipped;  // the first reason a slot could not even be tried
   for (const Keyslot* ks : order) {
     const Digest* digest = DigestFor(header, ks->index);
     if (digest == nullptr) continue;  // unbound slot: opens no segment
-    Status limit = CheckLimits(*ks, limits);
-    if (limit.ok() && digest->iterations > limits.max_pbkdf2_iterations) {
-      limit = Status::ResourceExhausted(
-          "digest " + std::to_string(digest->index) + ": pbkdf2 iterations " +
-          std::to_string(digest->iterations) + " exceed the limit of " +
-          std::to_string(limits.max_pbkdf2_iterations));
+    Status limit = CheckDigestLimit(*digest, limits);
+    if (limit.ok()) limit = CheckLimits(*ks, limits);
+    if (limit.ok() && budget) {
+      const double left =
+          limits.max_kdf_seconds -
+          std::chrono::duration<double>(Clock::now() - start).count();
+      if (left <= 0) {
+        const std::string why =
+            "the KDF time budget of " + Secs(limits.max_kdf_seconds) +
+            " s (--max-kdf-time) is spent after " + std::to_string(tried) +
+            " of " + std::to_string(order.size()) + " keyslots";
+        if (tried > 0 && skipped.ok()) {
+          return Status::PermissionDenied(
+              "no keyslot opened with this passphrase (" + why + ")");
+        }
+        return Status::ResourceExhausted(why);
+      }
+      limit = CheckTime(*ks, *digest, limits, left);
     }
     if (!limit.ok()) {
       if (skipped.ok()) skipped = limit;
       continue;
     }
+    ++tried;
     Result<SecureBuffer> key = TrySlot(*ks, *digest, read, passphrase, limits);
     if (key.ok()) return UnlockedKey{ks->index, std::move(key).value()};
     const Status& s = key.status();
@@ -158,7 +216,10 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
 Status VerifyVolumeKey(const LuksHeader& header,
                        std::span<const uint8_t> volume_key) {
   for (const Digest& d : header.digests) {
-    if (Contains(d.segments, 0)) return CheckDigest(d, volume_key);
+    if (Contains(d.segments, 0)) {
+      LUKSFS_RETURN_IF_ERROR(CheckDigestLimit(d, UnlockLimits{}));
+      return CheckDigest(d, volume_key);
+    }
   }
   return Status::Corruption("no digest covers data segment 0");
 }

@@ -75,9 +75,11 @@ std::optional<CliError> UnlockWithPassphrase(const OpenedImage& image,
                                              std::span<const uint8_t> pass,
                                              std::optional<int> slot,
                                              uint64_t max_kdf_memory_kib,
-                                             crypto::UnlockedKey* out) {
+                                             crypto::UnlockedKey* out,
+                                             double max_kdf_seconds) {
   crypto::UnlockLimits limits;
   limits.max_kdf_memory_kib = max_kdf_memory_kib;
+  limits.max_kdf_seconds = max_kdf_seconds;
   auto key = crypto::UnlockKeyslot(image.header, image.read, pass, slot, limits);
   if (!key.ok()) {
     const Status& s = key.status();
@@ -150,7 +152,8 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
       return CliError{code, image.path + ": " + s.message()};
     }
     auto e = UnlockWithPassphrase(image, secret->span(), opts.key_slot,
-                                  opts.max_kdf_memory_kib, &out->key);
+                                  opts.max_kdf_memory_kib, &out->key,
+                                  opts.max_kdf_seconds);
     secret->Wipe();
     return e;
   }
@@ -166,7 +169,8 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
   }
   if (!pass.ok()) return KmsError(where, pass.status());
   auto e = UnlockWithPassphrase(image, pass->span(), binding->keyslot,
-                                opts.max_kdf_memory_kib, &out->key);
+                                opts.max_kdf_memory_kib, &out->key,
+                                opts.max_kdf_seconds);
   pass->Wipe();
   if (e) return e;
   out->binding = std::move(binding);

@@ -35,6 +35,7 @@ const std::map<std::string, std::string> kOWords = {
     {"threads=", "--threads="},     {"kernel_readahead=", "--kernel-readahead="},     {"passphrase_file=", "--passphrase-file="},
     {"key_file=", "--key-file="},   {"key_slot=", "--key-slot="},
     {"max_kdf_memory=", "--max-kdf-memory="},
+    {"max_kdf_time=", "--max-kdf-time="},
     {"s3_endpoint=", "--s3-endpoint="}, {"s3_region=", "--s3-region="},
     {"s3_path_style", "--s3-path-style"}, {"s3_virtual_host", "--s3-virtual-host"},
     {"s3_ca=", "--s3-ca="},             {"s3_retries=", "--s3-retries="},
@@ -63,7 +64,9 @@ po::options_description SecretDesc() {
        "whole FILE, byte for byte, is the passphrase (- = stdin)")
       ("key-slot", po::value<int>(), "try only keyslot N")
       ("max-kdf-memory", po::value<uint64_t>(),
-       "refuse Argon2 keyslots needing more KiB (default 1048576)");
+       "refuse Argon2 keyslots needing more KiB (default 1048576)")
+      ("max-kdf-time", po::value<double>(),
+       "seconds of KDF work allowed for one open, all keyslots (default 60)");
   return d;
 }
 
@@ -159,6 +162,9 @@ void ReadSecret(const po::variables_map& vm, SecretOptions* s) {
   if (vm.count("max-kdf-memory")) {
     s->max_kdf_memory_kib = vm["max-kdf-memory"].as<uint64_t>();
   }
+  if (vm.count("max-kdf-time")) {
+    s->max_kdf_seconds = vm["max-kdf-time"].as<double>();
+  }
 }
 
 std::string CheckSecret(const SecretOptions& s) {
@@ -169,6 +175,9 @@ std::string CheckSecret(const SecretOptions& s) {
     return "--key-slot must be 0..31";
   }
   if (s.max_kdf_memory_kib < 32) return "--max-kdf-memory is below 32 KiB";
+  if (!(s.max_kdf_seconds > 0 && s.max_kdf_seconds <= 86400)) {
+    return "--max-kdf-time must be more than 0 and at most 86400 seconds";
+  }
   return "";
 }
 
@@ -344,7 +353,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     std::string bad = ReadKms(vm, &cmd.kms);
     if (bad.empty()) bad = ReadKmsVerb(verb, vm, &cmd);
     if (bad.empty() && vm.count("passphrase-file") + vm.count("key-file") +
-                               vm.count("key-slot") + vm.count("max-kdf-memory") >
+                               vm.count("key-slot") + vm.count("max-kdf-memory") +
+                               vm.count("max-kdf-time") >
                            0) {
       ReadSecret(vm, &cmd.secret);
       bad = CheckSecret(cmd.secret);

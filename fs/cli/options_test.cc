@@ -258,6 +258,20 @@ TEST(ParseCommandLineTest, MaxKdfMemoryLowerBound) {
             32u);
 }
 
+TEST(ParseCommandLineTest, MaxKdfTime) {
+  EXPECT_EQ(MustParse({"mount", "i", "m"}).mount.secret.max_kdf_seconds, 60.0);
+  EXPECT_EQ(MustParse({"mount", "--max-kdf-time=2.5", "i", "m"})
+                .mount.secret.max_kdf_seconds,
+            2.5);
+  EXPECT_EQ(MustParse({"i", "m", "-o", "max_kdf_time=5"})
+                .mount.secret.max_kdf_seconds,
+            5.0);
+  EXPECT_TRUE(Contains(MustFail({"mount", "--max-kdf-time=0", "i", "m"}),
+                       "--max-kdf-time"));
+  EXPECT_TRUE(Contains(MustFail({"mount", "--max-kdf-time=nan", "i", "m"}),
+                       "max-kdf-time"));
+}
+
 // ----- umount / pid / info / check -----
 
 TEST(ParseCommandLineTest, Umount) {
