@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fs/cli/edit_outcome.h"
 #include "fs/cli/secrets.h"
 #include "fs/storage/open_storage.h"
 
@@ -181,14 +182,20 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
 std::optional<CliError> ApplyWrites(const OpenedImage& image,
                                     const std::vector<crypto::ImageWrite>& w,
                                     bool flush_each) {
+  // On a failed write, say what the image holds now (edit_outcome.h).
+  auto failed = [&image](const Status& s) {
+    CliError e = Err(kExitStorage, image.path, s);
+    e.message += "; " + DescribeOnDisk(image);
+    return e;
+  };
   for (const crypto::ImageWrite& x : w) {
     Status s = image.storage->WriteAt(x.offset, x.bytes);
     if (s.ok() && flush_each) s = image.storage->Flush();
-    if (!s.ok()) return Err(kExitStorage, image.path, s);
+    if (!s.ok()) return failed(s);
   }
   if (!flush_each) {
     Status s = image.storage->Flush();
-    if (!s.ok()) return Err(kExitStorage, image.path, s);
+    if (!s.ok()) return failed(s);
   }
   return std::nullopt;
 }
