@@ -6,6 +6,7 @@
 #   make demo       build, make a small LUKS2 image, mount it, round-trip, info, unmount
 #   make install    install to $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make fuzz-long  run every fuzzer FUZZ_LONG_SECONDS (default 600) and print a table
 #   make bench      performance benchmarks (not part of check)
 #
 # Variables: MODE=release|debug, SANITIZE=address,undefined (gcc), PREFIX, DESTDIR.
@@ -64,6 +65,7 @@ ALL_OBJS := $(call obj,$(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS) $(FS_SRCS) $(MA
               $(COMMON_TESTS) $(CRYPTO_TESTS) $(KMS_TESTS) $(FS_TESTS))
 
 .PHONY: all deps check unit integration demo install uninstall clean fuzz bench check-layering man
+.PHONY: fuzz-long
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/luksfs
@@ -111,21 +113,37 @@ demo: deps
 # libFuzzer targets (*_fuzz.cc), built with clang; `make check` runs each
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
-FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
+FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc fs/*/*_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
-FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+# Every library source, fs/ included (main.cc is not a library source).
+FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS) $(FS_SRCS)
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
+# Objects are kept between runs, not deleted as intermediates.
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_OBJS)
 $(BUILD)/fuzzobj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
-$(BUILD)/fuzz/%_fuzz: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS)
+$(BUILD)/fuzz/libfuzzlib.a: $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ \
-	    $(filter %/$*_fuzz.cc,$(FUZZ_SRCS)) $(FUZZ_LIB_OBJS) $(PKG_LIBS)
+	rm -f $@ && ar rcs $@ $^
+# One binary per DIR/NAME_fuzz.cc: its own object and the shared library.
+$(foreach f,$(FUZZ_SRCS),$(eval $(BUILD)/fuzz/$(basename $(notdir $(f))): \
+    $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(f)) $(BUILD)/fuzz/libfuzzlib.a))
+$(BUILD)/fuzz/%_fuzz:
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(BOOST_LIBS)
+-include $(FUZZ_OBJS:.o=.d)
+
+# Each fuzzer for FUZZ_LONG_SECONDS (default 600), then a table of exec/s,
+# execs, coverage (cov, ft) and findings per target (tests/fuzz-long.sh).
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: fuzz
+	@FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) BUILD=$(BUILD) tests/fuzz-long.sh
 -include $(FUZZ_LIB_OBJS:.o=.d)
 
 bench: deps all
