@@ -98,5 +98,6 @@ findings_total=0
         printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "${secs:-?}" "${execs:-?}" \
             "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$found"
     done
-} | tee "$OUT/table.md"
+} >"$OUT/table.md"
+cat "$OUT/table.md"
 ((findings_total == 0))

@@ -291,6 +291,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
               vm);
     po::notify(vm);
   } catch (const po::error& e) {
+    // boost's error_with_option_name::what() replaces %placeholders% in its
+    // template with the user's text, again and again while the result still
+    // holds one: "--x%canonical_option%" looped forever (found by
+    // options_fuzz). Name the argument ourselves instead.
+    if (dynamic_cast<const po::error_with_option_name*>(&e) != nullptr) {
+      for (const std::string& a : expanded) {
+        if (a.find('%') == std::string::npos) continue;
+        return Error(verb + ": cannot parse the argument \"" + a.substr(0, 80) +
+                     "\" (unknown option, or a bad or missing value)");
+      }
+    }
     return Error(verb + ": " + e.what());
   }
   if (vm.count("help")) {
