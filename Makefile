@@ -99,9 +99,13 @@ deps:
 # The README's test command. Installs what is missing, builds, runs every
 # unit test binary and integration script, and prints "N passed, N failed".
 NPROC := $(shell nproc 2>/dev/null || echo 2)
+# The sanitizer build (ASan+UBSan, LSan at exit) lives in its own directory;
+# run-all.sh runs a subset of the integration tests against it (asan/NAME).
+SAN_BUILD := build-asan
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(TEST_BINS) fuzz
-	@tests/run-all.sh $(TEST_BINS)
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(SAN_BUILD) SANITIZE=address,undefined all
+	@ASAN_LUKSFS=$(CURDIR)/$(SAN_BUILD)/luksfs tests/run-all.sh $(TEST_BINS)
 
 check-layering:
 	@tests/check-layering.sh
@@ -160,6 +164,6 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)
 
 -include $(ALL_OBJS:.o=.d)
