@@ -6,6 +6,7 @@
 #   make demo       build, make a small LUKS2 image, mount it, round-trip, info, unmount
 #   make install    install to $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make fuzz-long  run every fuzzer FUZZ_LONG_SECONDS (default 600) and print a table
 #   make bench      performance benchmarks (not part of check)
 #
 # Variables: MODE=release|debug, SANITIZE=address,undefined (gcc), PREFIX, DESTDIR.
@@ -72,6 +73,7 @@ ALL_OBJS := $(call obj,$(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS) $(FS_SRCS) $(MA
               $(COMMON_TESTS) $(CRYPTO_TESTS) $(KMS_TESTS) $(FS_TESTS))
 
 .PHONY: all deps check unit integration demo install uninstall clean fuzz bench check-layering man
+.PHONY: fuzz-long
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/luksfs
@@ -105,9 +107,13 @@ deps:
 # The README's test command. Installs what is missing, builds, runs every
 # unit test binary and integration script, and prints "N passed, N failed".
 NPROC := $(shell nproc 2>/dev/null || echo 2)
+# The sanitizer build (ASan+UBSan, LSan at exit) lives in its own directory;
+# run-all.sh runs a subset of the integration tests against it (asan/NAME).
+SAN_BUILD := build-asan
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(TEST_BINS) fuzz
-	@tests/run-all.sh $(TEST_BINS)
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(SAN_BUILD) SANITIZE=address,undefined all
+	@ASAN_LUKSFS=$(CURDIR)/$(SAN_BUILD)/luksfs tests/run-all.sh $(TEST_BINS)
 
 check-layering:
 	@tests/check-layering.sh
@@ -119,26 +125,37 @@ demo: deps
 # libFuzzer targets (*_fuzz.cc), built with clang; `make check` runs each
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
-FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
-FUZZ_SRCS += $(wildcard fs/image/qcow2_*_fuzz.cc fs/image/qcow2_fuzz.cc)
+FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc fs/*/*_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
-FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
-# The qcow2 parser and map (fs/image/qcow2_*) need only common and crypto.
-FUZZ_LIB_SRCS += $(QCOW2_SRCS)
-FUZZ_LIB_SRCS += fs/storage/lease_record.cc  # pure parser, for fs/lease_record_fuzz.cc
-FUZZ_LIB_SRCS += fs/partition_table.cc
+# Every library source, fs/ included (main.cc is not a library source).
+FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS) $(FS_SRCS)
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
+FUZZ_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
+# Objects are kept between runs, not deleted as intermediates.
+.SECONDARY: $(FUZZ_LIB_OBJS) $(FUZZ_OBJS)
 $(BUILD)/fuzzobj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
-$(BUILD)/fuzz/%_fuzz: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS)
+$(BUILD)/fuzz/libfuzzlib.a: $(FUZZ_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ \
-	    $(filter %/$*_fuzz.cc,$(FUZZ_SRCS)) $(FUZZ_LIB_OBJS) $(PKG_LIBS)
+	rm -f $@ && ar rcs $@ $^
+# One binary per DIR/NAME_fuzz.cc: its own object and the shared library.
+$(foreach f,$(FUZZ_SRCS),$(eval $(BUILD)/fuzz/$(basename $(notdir $(f))): \
+    $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(f)) $(BUILD)/fuzz/libfuzzlib.a))
+$(BUILD)/fuzz/%_fuzz:
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(BOOST_LIBS)
+-include $(FUZZ_OBJS:.o=.d)
+
+# Each fuzzer for FUZZ_LONG_SECONDS (default 600), then a table of exec/s,
+# execs, coverage (cov, ft) and findings per target (tests/fuzz-long.sh).
+FUZZ_LONG_SECONDS ?= 600
+fuzz-long: fuzz
+	@FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) BUILD=$(BUILD) tests/fuzz-long.sh
 -include $(FUZZ_LIB_OBJS:.o=.d)
 
 bench: deps all
@@ -171,6 +188,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)
 
 -include $(ALL_OBJS:.o=.d)

@@ -13,6 +13,8 @@ PACKAGES=(
   fuse3 cryptsetup-bin qemu-utils python3 python3-cryptography fio argon2
   util-linux procps python3-pykmip openssl
   radosgw ceph-mon ceph-osd curl
+  # fault injection (crash and write-error tests)
+  strace
 )
 
 missing=()

@@ -4,7 +4,6 @@
 #include <openssl/provider.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace luksfs::crypto {
@@ -25,14 +24,30 @@ constexpr Known kKnownHashes[] = {
     {"whirlpool", "WHIRLPOOL", true},
 };
 
-void LoadLegacyProviderOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // Keep the default provider available alongside legacy.
-    OSSL_PROVIDER_load(nullptr, "default");
-    OSSL_PROVIDER_load(nullptr, "legacy");
-  });
-}
+// The providers loaded for legacy hashes, held for the life of the process
+// and unloaded at exit. Constructed on first use, after OpenSSL's own
+// initialisation, so its destructor runs before OpenSSL's atexit cleanup:
+// nothing stays allocated at exit (LeakSanitizer, the fuzzers).
+// Thread-safety: constructed once (a function-local static).
+class LegacyProviders {
+ public:
+  LegacyProviders()
+      // Keep the default provider available alongside legacy.
+      : default_(OSSL_PROVIDER_load(nullptr, "default")),
+        legacy_(OSSL_PROVIDER_load(nullptr, "legacy")) {}
+  ~LegacyProviders() {
+    if (legacy_ != nullptr) OSSL_PROVIDER_unload(legacy_);
+    if (default_ != nullptr) OSSL_PROVIDER_unload(default_);
+  }
+  LegacyProviders(const LegacyProviders&) = delete;
+  LegacyProviders& operator=(const LegacyProviders&) = delete;
+
+ private:
+  OSSL_PROVIDER* default_;
+  OSSL_PROVIDER* legacy_;
+};
+
+void LoadLegacyProviderOnce() { static LegacyProviders providers; }
 
 }  // namespace
 

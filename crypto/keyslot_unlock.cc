@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "crypto/af.h"
 #include "crypto/kdf.h"
+#include "crypto/kdf_cost.h"
 #include "crypto/keyslot_trials.h"
 #include "crypto/sector_cipher.h"
 
@@ -41,6 +44,51 @@ Status CheckDigest(const Digest& d, std::span<const uint8_t> key) {
     return Status::PermissionDenied("volume key does not match the digest");
   }
   return Status();
+}
+
+std::string Secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f" : "%.0f", s);
+  return buf;
+}
+
+Status CheckDigestLimit(const Digest& d, const UnlockLimits& lim) {
+  if (d.iterations <= lim.max_digest_iterations) return Status();
+  return Status::ResourceExhausted(
+      "digest " + std::to_string(d.index) + " asks for " +
+      std::to_string(d.iterations) + " iterations, more than luksfs accepts (" +
+      std::to_string(lim.max_digest_iterations) + ")");
+}
+
+// kResourceExhausted if the slot's KDF plus its digest is estimated to take
+// longer than `left` seconds. An estimate that cannot be made (an unknown
+// hash) is no refusal: trying the slot reports that error.
+// Estimated seconds of the slot's KDF plus its digest here; 0 when no
+// estimate can be made.
+double EstimateSeconds(const Keyslot& ks, const Digest& d,
+                       const UnlockLimits& lim) {
+  Result<double> kdf = KdfSeconds(ks.kdf, lim.kdf_threads);
+  Result<double> dig = Pbkdf2Seconds(d.hash, d.iterations);
+  if (!kdf.ok() || !dig.ok()) return 0;
+  return *kdf + *dig;
+}
+
+Status CheckTime(const Keyslot& ks, const Digest& d, const UnlockLimits& lim,
+                 double left) {
+  const double need = EstimateSeconds(ks, d, lim);
+  if (need <= left) return Status();
+  std::string what =
+      ks.kdf.type == KdfType::kPbkdf2
+          ? "pbkdf2-" + ks.kdf.hash + " with " +
+                std::to_string(ks.kdf.iterations) + " iterations"
+          : std::string(KdfName(ks.kdf.type)) + " (time " +
+                std::to_string(ks.kdf.iterations) + ", memory " +
+                std::to_string(ks.kdf.memory_kib) + " KiB)";
+  return Status::ResourceExhausted(
+      "keyslot " + std::to_string(ks.index) + ": " + what +
+      " and its digest would take about " + Secs(need) + " s here, more than "
+      "the " + Secs(left) + " s left of the KDF time budget (--max-kdf-time " +
+      Secs(lim.max_kdf_seconds) + ")");
 }
 
 Status CheckLimits(const Keyslot& ks, const UnlockLimits& lim) {
@@ -134,10 +182,20 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
   // The slots that can be tried, in order; they run as ordered parallel
   // trials (keyslot_trials.h), and the results are read back below in the
   // same order a one-by-one loop would see them, so the answer is the same.
+  // The KDF time budget (--max-kdf-time) is charged with each planned
+  // slot's estimated cost, as if they ran one after another, so a header
+  // whose slots add up to more than the budget is refused before any runs.
   const uint32_t cores =
       limits.kdf_threads != 0
           ? limits.kdf_threads
           : std::max(1u, std::thread::hardware_concurrency());
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  const bool budget = limits.max_kdf_seconds > 0;
+  double planned = 0;  // estimated seconds of the slots planned so far
+  int tried = 0;       // slots planned
+  Status budget_spent;  // set when slots are left out for the budget
+  std::vector<bool> over_budget(order.size(), false);
   std::vector<Status> limit_of(order.size());
   std::vector<const Digest*> digest_of(order.size(), nullptr);
   std::vector<const Keyslot*> trials;
@@ -148,15 +206,30 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
     const Digest* digest = DigestFor(header, ks->index);
     digest_of[p] = digest;
     if (digest == nullptr) continue;  // unbound slot: opens no segment
-    Status limit = CheckLimits(*ks, limits);
-    if (limit.ok() && digest->iterations > limits.max_pbkdf2_iterations) {
-      limit = Status::ResourceExhausted(
-          "digest " + std::to_string(digest->index) + ": pbkdf2 iterations " +
-          std::to_string(digest->iterations) + " exceed the limit of " +
-          std::to_string(limits.max_pbkdf2_iterations));
+    Status limit = CheckDigestLimit(*digest, limits);
+    if (limit.ok()) limit = CheckLimits(*ks, limits);
+    if (limit.ok() && budget) {
+      const double left =
+          limits.max_kdf_seconds - planned -
+          std::chrono::duration<double>(Clock::now() - start).count();
+      if (left <= 0) {
+        // The budget is spent on the slots before this one: these are not
+        // tried. If none of those opens, the answer says why.
+        if (budget_spent.ok()) {
+          budget_spent = Status::ResourceExhausted(
+              "the KDF time budget of " + Secs(limits.max_kdf_seconds) +
+              " s (--max-kdf-time) is spent after " + std::to_string(tried) +
+              " of " + std::to_string(order.size()) + " keyslots");
+        }
+        over_budget[p] = true;
+        continue;
+      }
+      limit = CheckTime(*ks, *digest, limits, left);
+      if (limit.ok()) planned += EstimateSeconds(*ks, *digest, limits);
     }
     limit_of[p] = limit;
     if (!limit.ok()) continue;
+    ++tried;
     TrialCost cost;
     if (ks->kdf.type != KdfType::kPbkdf2) {
       cost.threads = std::max(1u, std::min(ks->kdf.cpus, cores));
@@ -180,7 +253,7 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
   size_t next_result = 0;
   for (size_t p = 0; p < order.size(); ++p) {
     const Keyslot* ks = order[p];
-    if (digest_of[p] == nullptr) continue;
+    if (digest_of[p] == nullptr || over_budget[p]) continue;
     if (!limit_of[p].ok()) {
       if (skipped.ok()) skipped = limit_of[p];
       continue;
@@ -195,13 +268,21 @@ Result<UnlockedKey> UnlockKeyslot(const LuksHeader& header, const ReadFn& read,
     }
   }
   if (!skipped.ok()) return skipped;
+  if (!budget_spent.ok()) {
+    if (tried == 0) return budget_spent;
+    return Status::PermissionDenied("no keyslot opened with this passphrase (" +
+                                    budget_spent.message() + ")");
+  }
   return Status::PermissionDenied("no keyslot opened with this passphrase");
 }
 
 Status VerifyVolumeKey(const LuksHeader& header,
                        std::span<const uint8_t> volume_key) {
   for (const Digest& d : header.digests) {
-    if (Contains(d.segments, 0)) return CheckDigest(d, volume_key);
+    if (Contains(d.segments, 0)) {
+      LUKSFS_RETURN_IF_ERROR(CheckDigestLimit(d, UnlockLimits{}));
+      return CheckDigest(d, volume_key);
+    }
   }
   return Status::Corruption("no digest covers data segment 0");
 }

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <chrono>
+
+#include "crypto/kdf_cost.h"
 
 namespace luksfs::crypto {
 namespace {
@@ -125,6 +128,111 @@ TEST(UnlockTest, HostileArgon2MemoryIsRefusedBeforeAllocating) {
   r = UnlockKeyslot(Header({p}), read, pw, std::nullopt, UnlockLimits{});
   EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
   EXPECT_FALSE(read_called);
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+ReadFn ZeroRead(bool* called) {
+  return [called](uint64_t, std::span<uint8_t> dst) {
+    *called = true;
+    std::fill(dst.begin(), dst.end(), 0);
+    return Status();
+  };
+}
+
+// A digest asking for 2^28 iterations (about a minute here) is refused
+// before any KDF runs, naming the digest, the count and the cap.
+TEST(UnlockTest, HostileDigestIterationsRefusedUpFront) {
+  LuksHeader h = Header({Slot(0, 1), Slot(1, 1)});
+  h.digests[0].iterations = 1u << 28;
+  bool read_called = false;
+  const uint8_t pw[] = {'x'};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = UnlockKeyslot(h, ZeroRead(&read_called), pw, std::nullopt,
+                         UnlockLimits{});
+  EXPECT_LT(SecondsSince(t0), 1.0);
+  EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(r.status().message(),
+            "digest 0 asks for 268435456 iterations, more than luksfs "
+            "accepts (16777216)");
+  EXPECT_FALSE(read_called);
+  EXPECT_EQ(VerifyVolumeKey(h, std::vector<uint8_t>(32)).code(),
+            Status::Code::kResourceExhausted);
+
+  h.digests[0].iterations = 1000;
+  r = UnlockKeyslot(h, ZeroRead(&read_called), pw, std::nullopt,
+                    UnlockLimits{});
+  EXPECT_EQ(r.status().code(), Status::Code::kPermissionDenied);
+  EXPECT_TRUE(read_called);
+}
+
+// A slot within the per-KDF caps but estimated beyond the time budget is
+// refused before its KDF runs; the message names the slot and the option.
+TEST(UnlockTest, KdfTimeBudgetRefusesBeforeRunning) {
+  Keyslot slow = Slot(3, 1);
+  slow.kdf.iterations = (1u << 28) - 1;  // under max_pbkdf2_iterations
+  LuksHeader h = Header({slow});
+  bool read_called = false;
+  const uint8_t pw[] = {'x'};
+  UnlockLimits lim;
+  lim.max_kdf_seconds = 2;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = UnlockKeyslot(h, ZeroRead(&read_called), pw, std::nullopt, lim);
+  EXPECT_LT(SecondsSince(t0), 1.0);
+  EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  const std::string m = r.status().message();
+  EXPECT_EQ(m.rfind("keyslot 3: pbkdf2-sha256 with 268435455 iterations", 0),
+            0u) << m;
+  EXPECT_NE(m.find("(--max-kdf-time 2.0)"), std::string::npos) << m;
+  EXPECT_FALSE(read_called);
+
+  // Argon2 too: 1 GiB x 64 passes is far beyond 2 s.
+  Keyslot a = Slot(5, 1);
+  a.kdf.type = KdfType::kArgon2id;
+  a.kdf.iterations = 64;
+  a.kdf.memory_kib = 1048576;
+  a.kdf.cpus = 4;
+  r = UnlockKeyslot(Header({a}), ZeroRead(&read_called), pw, std::nullopt, lim);
+  EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(r.status().message().rfind(
+                "keyslot 5: argon2id (time 64, memory 1048576 KiB)", 0),
+            0u) << r.status().message();
+  EXPECT_FALSE(read_called);
+
+  // Without a budget the estimate does not refuse it (the slot is tried).
+  Result<double> est = KdfSeconds(slow.kdf, 0);
+  ASSERT_TRUE(est.ok());
+  EXPECT_GT(*est, 2.0);
+}
+
+// Slots that fit are tried until the budget is spent; then the unlock
+// stops and says so (wrong passphrase: exit 2, not a hostile header).
+TEST(UnlockTest, KdfTimeBudgetStopsBetweenSlots) {
+  Result<double> per_iter = Pbkdf2Seconds("sha256", 1000000);
+  ASSERT_TRUE(per_iter.ok());
+  // Slots of about 0.15 s each, under a 0.2 s budget: the first runs, the
+  // second is refused by its estimate or by the spent budget.
+  Keyslot s0 = Slot(0, 1), s1 = Slot(1, 1), s2 = Slot(2, 1);
+  const uint32_t n = static_cast<uint32_t>(0.15 / *per_iter * 1000000);
+  s0.kdf.iterations = s1.kdf.iterations = s2.kdf.iterations = n;
+  LuksHeader h = Header({s0, s1, s2});
+  std::vector<uint64_t> reads;
+  ReadFn read = [&](uint64_t off, std::span<uint8_t> dst) {
+    reads.push_back(off);
+    std::fill(dst.begin(), dst.end(), 0);
+    return Status();
+  };
+  const uint8_t pw[] = {'x'};
+  UnlockLimits lim;
+  lim.max_kdf_seconds = 0.2;
+  auto r = UnlockKeyslot(h, read, pw, std::nullopt, lim);
+  EXPECT_EQ(reads.size(), 1u);
+  EXPECT_NE(r.status().code(), Status::Code::kOk);
+  EXPECT_NE(r.status().message().find("--max-kdf-time"), std::string::npos)
+      << r.status().message();
 }
 
 TEST(UnlockTest, ReadErrorsPropagate) {

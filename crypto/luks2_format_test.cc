@@ -604,6 +604,9 @@ TEST(Luks2Json, SegmentChecks) {
   ExpectCorrupt(
       ReadEdited([](Json& j) { j["segments"]["0"]["size"] = "1536"; }),
       "not a multiple of sector_size 4096");
+  // cryptsetup: "Illegal segment size value."; a 0-byte view is no volume.
+  ExpectCorrupt(ReadEdited([](Json& j) { j["segments"]["0"]["size"] = "0"; }),
+                "segment 0: size 0");
   ExpectCorrupt(
       ReadEdited([](Json& j) { j["segments"]["0"].erase("iv_tweak"); }),
       "segment 0: missing 'iv_tweak'");

@@ -332,6 +332,9 @@ Status ParseSegment(int index, const Json& j, Segment* seg) {
   if (size != "dynamic") {
     LUKSFS_ASSIGN_OR_RETURN(seg->size,
                             ParseLuks2Uint64(size, where + ": 'size'"));
+    // cryptsetup refuses the whole header ("Illegal segment size value"):
+    // a fixed segment holds at least one sector.
+    if (*seg->size == 0) return Bad(where, "size 0 (an empty segment)");
     if (*seg->size > std::numeric_limits<uint64_t>::max() - seg->offset) {
       return Bad(where, "offset + size overflows");
     }

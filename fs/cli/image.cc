@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include "fs/cli/edit_outcome.h"
 #include "fs/cli/secrets.h"
 
 namespace luksfs::cli {
@@ -81,8 +85,10 @@ std::optional<CliError> UnlockWithPassphrase(const OpenedImage& image,
                                              std::span<const uint8_t> pass,
                                              std::optional<int> slot,
                                              uint64_t max_kdf_memory_kib,
-                                             crypto::UnlockedKey* out) {
-  auto key = fs::UnlockWithPassphrase(image, pass, slot, max_kdf_memory_kib);
+                                             crypto::UnlockedKey* out,
+                                             double max_kdf_seconds) {
+  auto key = fs::UnlockWithPassphrase(image, pass, slot, max_kdf_memory_kib,
+                                      max_kdf_seconds);
   if (!key.ok()) return Err(fs::ImageStep::kUnlock, image.path, key.status());
   *out = std::move(key).value();
   return std::nullopt;
@@ -108,6 +114,7 @@ std::optional<CliError> UnlockImage(const OpenedImage& image,
   req.use_binding = opts.passphrase_file.empty() && opts.key_file.empty();
   req.key_slot = opts.key_slot;
   req.max_kdf_memory_kib = opts.max_kdf_memory_kib;
+  req.max_kdf_seconds = opts.max_kdf_seconds;
   req.read_secret = [&] { return ReadSecret(opts, image.path); };
   req.kms = kms.options;
   fs::ImageStep step = fs::ImageStep::kImage;
@@ -121,7 +128,12 @@ std::optional<CliError> ApplyWrites(const OpenedImage& image,
                                     const std::vector<crypto::ImageWrite>& w,
                                     bool flush_each) {
   Status s = fs::WriteLuksRegion(image, w, flush_each);
-  if (!s.ok()) return CliError{kExitStorage, image.path + ": " + s.message()};
+  if (!s.ok()) {
+    // On a failed write, say what the image holds now (edit_outcome.h).
+    CliError e{kExitStorage, image.path + ": " + s.message()};
+    e.message += "; " + DescribeOnDisk(image);
+    return e;
+  }
   return std::nullopt;
 }
 

@@ -65,7 +65,9 @@ std::optional<CliError> UnlockWithPassphrase(const OpenedImage& image,
                                              std::span<const uint8_t> pass,
                                              std::optional<int> slot,
                                              uint64_t max_kdf_memory_kib,
-                                             crypto::UnlockedKey* out);
+                                             crypto::UnlockedKey* out,
+                                             double max_kdf_seconds =
+                                                 crypto::kDefaultMaxKdfSeconds);
 
 // The image's binding: a luksfs-kms LUKS2 token, or the sidecar of a local
 // LUKS1 image. nullopt if there is none.

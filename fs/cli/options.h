@@ -18,6 +18,7 @@ struct SecretOptions {
   std::string key_file;         // whole file; "-" = stdin
   std::optional<int> key_slot;
   uint64_t max_kdf_memory_kib = 1048576;
+  double max_kdf_seconds = 60;  // --max-kdf-time: all KDF work of one open
 };
 
 // Key management: where a wrapped passphrase's root key lives, how to

@@ -279,6 +279,31 @@ TEST(ParseCommandLineTest, MaxKdfMemoryLowerBound) {
             32u);
 }
 
+// boost::program_options' message formatting looped forever on an option
+// text holding one of its %placeholders% (options_fuzz found it).
+TEST(ParseCommandLineTest, PercentPlaceholdersInOptionsDoNotHang) {
+  EXPECT_TRUE(Contains(MustFail({"mount", "i", "m", "--x%canonical_option%"}),
+                       "cannot parse the argument \"--x%canonical_option%\""));
+  EXPECT_TRUE(Contains(
+      MustFail({"kms", "create-key", "-%kms-%original_token%_"}), "cannot parse"));
+  EXPECT_TRUE(Contains(MustFail({"mount", "--threads=%value%", "i", "m"}),
+                       "cannot parse"));
+}
+
+TEST(ParseCommandLineTest, MaxKdfTime) {
+  EXPECT_EQ(MustParse({"mount", "i", "m"}).mount.secret.max_kdf_seconds, 60.0);
+  EXPECT_EQ(MustParse({"mount", "--max-kdf-time=2.5", "i", "m"})
+                .mount.secret.max_kdf_seconds,
+            2.5);
+  EXPECT_EQ(MustParse({"i", "m", "-o", "max_kdf_time=5"})
+                .mount.secret.max_kdf_seconds,
+            5.0);
+  EXPECT_TRUE(Contains(MustFail({"mount", "--max-kdf-time=0", "i", "m"}),
+                       "--max-kdf-time"));
+  EXPECT_TRUE(Contains(MustFail({"mount", "--max-kdf-time=nan", "i", "m"}),
+                       "max-kdf-time"));
+}
+
 // ----- umount / pid / info / check -----
 
 TEST(ParseCommandLineTest, Umount) {

@@ -156,6 +156,9 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
 
   struct fuse_session* se =
       fuse_session_new(&args, &kViewOps, sizeof kViewOps, this);
+  // fuse_session_new may have replaced args.argv by an allocated copy; the
+  // session keeps none of it.
+  fuse_opt_free_args(&args);
   if (se == nullptr) {
     return Status::Unavailable("cannot create the FUSE session");
   }

@@ -50,9 +50,11 @@ Result<crypto::DataLayout> CheckImage(const OpenedImage& image) {
 
 Result<crypto::UnlockedKey> UnlockWithPassphrase(
     const OpenedImage& image, std::span<const uint8_t> pass,
-    std::optional<int> slot, uint64_t max_kdf_memory_kib) {
+    std::optional<int> slot, uint64_t max_kdf_memory_kib,
+    double max_kdf_seconds) {
   crypto::UnlockLimits limits;
   limits.max_kdf_memory_kib = max_kdf_memory_kib;
+  limits.max_kdf_seconds = max_kdf_seconds;
   return crypto::UnlockKeyslot(image.header, image.read, pass, slot, limits);
 }
 
@@ -103,7 +105,8 @@ Result<Unlocked> UnlockImage(const OpenedImage& image,
     LUKSFS_ASSIGN_OR_RETURN(SecureBuffer secret, request.read_secret());
     Set(failed, ImageStep::kUnlock);
     auto key = UnlockWithPassphrase(image, secret.span(), request.key_slot,
-                                    request.max_kdf_memory_kib);
+                                    request.max_kdf_memory_kib,
+                                    request.max_kdf_seconds);
     secret.Wipe();
     if (!key.ok()) return key.status();
     out.key = std::move(key).value();
@@ -143,7 +146,8 @@ Result<Unlocked> UnlockImage(const OpenedImage& image,
   if (!pass.ok()) return kms_failure(pass.status());
   Set(failed, ImageStep::kUnlock);
   auto key = UnlockWithPassphrase(image, pass->span(), binding->keyslot,
-                                  request.max_kdf_memory_kib);
+                                  request.max_kdf_memory_kib,
+                                  request.max_kdf_seconds);
   pass->Wipe();
   if (!key.ok()) {
     key_event("unwrap_refused", "the unwrapped passphrase does not open keyslot " +

@@ -84,13 +84,15 @@ Result<std::optional<KmsBinding>> FindBinding(const OpenedImage& image);
 // Unlocks with a given passphrase (optionally only `slot`). Step: kUnlock.
 Result<crypto::UnlockedKey> UnlockWithPassphrase(
     const OpenedImage& image, std::span<const uint8_t> pass,
-    std::optional<int> slot, uint64_t max_kdf_memory_kib);
+    std::optional<int> slot, uint64_t max_kdf_memory_kib,
+    double max_kdf_seconds = 60);  // --max-kdf-time: all KDF work of the open
 
 struct UnlockRequest {
   // Look for a binding first (false when a secret source was given).
   bool use_binding = true;
   std::optional<int> key_slot;
   uint64_t max_kdf_memory_kib = 1048576;
+  double max_kdf_seconds = 60;  // --max-kdf-time
   // Reads the secret when there is no binding (file, stdin, terminal).
   std::function<Result<SecureBuffer>()> read_secret;
   kms::KmsOptions kms;
