@@ -21,14 +21,15 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // Image size in bytes (fixed for the life of the mount).
+  // Image size in bytes (grows when a WriteAt extends the image).
   virtual uint64_t Size() const = 0;
 
   // Reads exactly dst.size() bytes at `offset`. A read past the end is
   // kCorruption ("truncated"); an OS failure is kIOError.
   virtual Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const = 0;
 
-  // Writes all of src at `offset`. REQUIRES: offset + src.size() <= Size().
+  // Writes all of src at `offset`. A write past Size() extends the storage
+  // (a gap reads as zeros) and Size() then returns offset + src.size().
   // Errors: kIOError; kInvalidArgument if read-only.
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
 
