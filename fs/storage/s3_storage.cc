@@ -120,7 +120,11 @@ S3Storage::S3Storage(std::string name, std::string key,
       remote_size_(info.size),
       lease_(std::move(lease)) {
   if (opts_.read_ahead_kib > 0) {
-    prefetch_ = std::make_unique<ThreadPool>(std::max(1u, opts_.parallel));
+    // One worker per GET the full window holds (4 with the default 16 MiB),
+    // at least opts.parallel, at most 8.
+    const uint64_t gets = opts_.read_ahead_kib * 1024 / kMaxGet;
+    prefetch_ = std::make_unique<ThreadPool>(static_cast<unsigned>(
+        std::clamp<uint64_t>(gets, std::max(1u, opts_.parallel), 8)));
   }
   if (writable_ && opts_.commit_interval_s > 0) {
     committer_ = std::thread([this] { CommitterLoop(); });
@@ -250,8 +254,8 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
 
 void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
   if (!prefetch_) return;
-  const uint64_t window = opts_.read_ahead_kib * 1024;
-  uint64_t from, to, remote;
+  const uint64_t max_window = opts_.read_ahead_kib * 1024;
+  uint64_t from, to, remote, window;
   {
     std::lock_guard<std::mutex> l(mu_);
     // Sequential: starts near where the last read ended (the kernel's own
@@ -259,9 +263,18 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
     const bool seq = offset <= last_end_ + kMaxGet && end + kMaxGet >= last_end_;
     last_end_ = seq ? std::max(last_end_, end) : end;
     if (!seq) {
+      // A random read: no read-ahead, and the next run starts small again.
       ra_next_ = 0;
+      ra_window_ = 0;
+      seq_reads_ = 0;
       return;
     }
+    // Adaptive: a run must be seen twice before any GET is issued ahead of
+    // it, and the window then doubles with every top-up (two GETs, four,
+    // ...) up to --read-ahead, so short runs cost little.
+    if (++seq_reads_ < 2) return;
+    if (ra_window_ == 0) ra_window_ = std::min(max_window, 2 * kMaxGet);
+    window = ra_window_;
     remote = remote_size_;
     const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
     from = std::max(ra_next_, (end + kBlockSize - 1) / kBlockSize);
@@ -271,6 +284,7 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
     // number of large GETs ahead of the reader.
     if ((to - from) * kBlockSize < std::min(window, kMaxGet) / 2 && to < nblocks) return;
     ra_next_ = to;
+    ra_window_ = std::min(max_window, 2 * ra_window_);
   }
   const uint64_t per_get = kMaxGet / kBlockSize;
   for (uint64_t b0 = from; b0 < to; b0 += per_get) {

@@ -2,8 +2,12 @@
 //
 // Reads: ranged GETs of whole cache blocks (kBlockSize), several in flight
 // for a large request, kept in a bounded LRU of ciphertext (BlockCache).
-// Sequential access starts asynchronous read-ahead of the next
-// opts.read_ahead_kib. Every GET carries If-Match with the ETag pinned at
+// Sequential access starts asynchronous read-ahead: a pipeline of ranged
+// GETs (kMaxGet each, on a ThreadPool of up to 8 workers over the client's
+// kept-alive connections) ahead of the reader; the window starts at two GETs
+// on the second sequential read and doubles per top-up up to
+// opts.read_ahead_kib (the memory bound of what is in flight; fetched blocks
+// go into the bounded BlockCache). A random read resets it. Every GET carries If-Match with the ETag pinned at
 // open, so a concurrent overwrite by someone else is an error (ESTALE,
 // "object changed since mount"), never silently mixed in.
 //
@@ -128,6 +132,8 @@ class S3Storage : public Storage {
   mutable std::set<uint64_t> inflight_;  // guarded by mu_: blocks being fetched
   mutable uint64_t last_end_ = 0;    // guarded by mu_: end of the last read
   mutable uint64_t ra_next_ = 0;     // guarded by mu_: read-ahead issued up to
+  mutable uint64_t ra_window_ = 0;   // guarded by mu_: current (ramping) window
+  mutable uint64_t seq_reads_ = 0;   // guarded by mu_: reads in the current run
   bool stop_ = false;                // guarded by mu_
   std::condition_variable stop_cv_;  // with mu_: stop_ or work
 
