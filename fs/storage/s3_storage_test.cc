@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 namespace luksfs::fs {
@@ -97,6 +99,33 @@ TEST(S3StorageGrow, GrowsAndCommits) {
     ASSERT_EQ(tail[tail.size() - kMiB + i], w3[i]) << i;
   }
   ASSERT_TRUE(st->Flush().ok());
+}
+
+// Runs after GrowsAndCommits (31 MiB object). Random reads far apart must
+// not start read-ahead: exactly one GET per read; a sequential run does.
+TEST(S3StorageGrow, RandomReadsDoNotReadAhead) {
+  const char* uri = std::getenv("LUKSFS_TEST_S3_URI");
+  if (uri == nullptr || *uri == '\0') GTEST_SKIP() << "LUKSFS_TEST_S3_URI not set";
+  S3Options opts;
+  if (const char* ep = std::getenv("S3_ENDPOINT")) opts.endpoint = ep;
+  auto st = S3Storage::Open(uri, /*writable=*/false, opts, ProcessEnv());
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  ASSERT_EQ((*st)->Size(), 31 * kMiB);
+  const S3Client& c = (*st)->client();
+  const uint64_t r0 = c.requests_sent() - c.retries();
+  const uint64_t offs[] = {0, 20, 5, 28, 12, 1, 24, 9, 30, 16};
+  std::vector<uint8_t> buf(4096);
+  for (uint64_t mib : offs) ASSERT_TRUE((*st)->ReadAt(mib * kMiB + 777, buf).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(c.requests_sent() - c.retries() - r0, std::size(offs));
+  // Sequential 1 MiB reads over 12 MiB: read-ahead fetches ahead of them,
+  // so the last reads find their blocks already there.
+  std::vector<uint8_t> mb(kMiB);
+  for (uint64_t i = 0; i < 12; ++i) ASSERT_TRUE((*st)->ReadAt(2 * kMiB + i * kMiB, mb).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const uint64_t r1 = c.requests_sent() - c.retries();
+  ASSERT_TRUE((*st)->ReadAt(14 * kMiB, mb).ok());  // read ahead already
+  EXPECT_EQ(c.requests_sent() - c.retries(), r1);
 }
 
 }  // namespace
