@@ -48,7 +48,6 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
-    {"s3_lease_seconds=", "--s3-lease-seconds="}, {"nolock", "--no-lock"},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -106,10 +105,6 @@ po::options_description StorageDesc() {
        "KiB read ahead on sequential reads, 0 = off (default 16384)")
       ("commit-interval", po::value<uint64_t>(),
        "seconds between background commits, 0 = off (default 30)");
-  d.add_options()
-      ("s3-lease-seconds", po::value<uint64_t>(),
-       "read-write s3:// lease time, 0 = no lease (default 60)")
-      ("no-lock", "take no lock or lease on the image (warns)");
   return d;
 }
 
@@ -144,11 +139,6 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
   }
   if (o.read_ahead_kib > 1024 * 1024) return "--read-ahead must be at most 1048576 KiB";
   if (o.commit_interval_s > 86400) return "--commit-interval must be at most 86400 s";
-  if (vm.count("s3-lease-seconds")) o.lease_seconds = vm["s3-lease-seconds"].as<uint64_t>();
-  if (vm.count("no-lock")) o.lock = false;
-  if (o.lease_seconds != 0 && (o.lease_seconds < 3 || o.lease_seconds > 86400)) {
-    return "--s3-lease-seconds must be 0 or 3..86400";
-  }
   return "";
 }
 

@@ -393,53 +393,6 @@ Result<std::string> S3Client::Put(const std::string& key,
   return r.etag;
 }
 
-Result<std::string> S3Client::PutConditional(const std::string& key,
-                                             std::span<const uint8_t> data,
-                                             const std::string& header,
-                                             const std::string& value) {
-  Call c;
-  c.method = "PUT";
-  c.key = key;
-  c.body = data;
-  c.send_body = true;
-  c.headers.emplace_back(header, value);
-  c.what = "PUT " + header + ": " + value;
-  LUKSFS_ASSIGN_OR_RETURN(Response r, Perform(c));
-  if (r.status == 412) {
-    return Status::IOError(c.what + ": precondition failed (HTTP 412)", ESTALE);
-  }
-  if (r.status != 200) return HttpError(c, r);
-  return r.etag;
-}
-
-Result<std::string> S3Client::GetSmall(const std::string& key, size_t max,
-                                       std::string* etag) {
-  LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, Head(key));
-  if (info.size > max) {
-    return Status::Corruption(Describe(key) + ": " + std::to_string(info.size) +
-                              " bytes, more than the " + std::to_string(max) + " expected");
-  }
-  std::string out(info.size, '\0');
-  if (info.size > 0) {
-    LUKSFS_RETURN_IF_ERROR(GetRange(
-        key, 0,
-        std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()), out.size()),
-        info.etag));
-  }
-  *etag = info.etag;
-  return out;
-}
-
-Status S3Client::Delete(const std::string& key) {
-  Call c;
-  c.method = "DELETE";
-  c.key = key;
-  c.what = "DELETE";
-  LUKSFS_ASSIGN_OR_RETURN(Response r, Perform(c));
-  if (r.status != 204 && r.status != 200 && r.status != 404) return HttpError(c, r);
-  return Status();
-}
-
 Result<std::string> S3Client::CreateMultipartUpload(const std::string& key) {
   Call c;
   c.method = "POST";

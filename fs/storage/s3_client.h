@@ -65,19 +65,6 @@ class S3Client {
   // Single PUT of a whole object; returns the new ETag (may be empty).
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data);
 
-  // Conditional PUT: `header` is "if-none-match" (value "*") or "if-match"
-  // (an ETag). A failed condition is kIOError ESTALE. Returns the ETag.
-  Result<std::string> PutConditional(const std::string& key,
-                                     std::span<const uint8_t> data,
-                                     const std::string& header,
-                                     const std::string& value);
-  // A whole object of at most `max` bytes (HEAD, then GET with If-Match);
-  // *etag gets its ETag. Larger objects are kCorruption.
-  Result<std::string> GetSmall(const std::string& key, size_t max,
-                               std::string* etag);
-  // DELETE; a missing object is not an error.
-  Status Delete(const std::string& key);
-
   Result<std::string> CreateMultipartUpload(const std::string& key);
   // Part numbers are 1..10000. Both return the part's ETag.
   Result<std::string> UploadPart(const std::string& key,

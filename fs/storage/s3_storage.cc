@@ -82,16 +82,6 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
   cc.max_retries = opts.max_retries;
   auto client = std::make_unique<S3Client>(std::move(cc), std::move(creds));
   LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, client->Head(loc.key));
-  std::unique_ptr<S3Lease> lease;
-  if (writable && opts.lease_seconds > 0) {
-    if (!opts.lock) {
-      LogWarning("s3://" + loc.bucket + "/" + loc.key +
-                 ": --no-lock: taking no lease; another writer is not refused");
-    } else {
-      LUKSFS_ASSIGN_OR_RETURN(lease, S3Lease::Acquire(client.get(), loc.key,
-                                                      opts.lease_seconds));
-    }
-  }
   int fd = -1;
   if (writable) {
     const std::string dir = opts.cache_dir.empty() ? "/var/tmp" : opts.cache_dir;
@@ -101,13 +91,12 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
            " via " + ep.scheme + "://" + ep.host);
   return std::unique_ptr<S3Storage>(new S3Storage(
       "s3://" + loc.bucket + "/" + loc.key, loc.key, std::move(client), info,
-      opts, fd, std::move(lease)));
+      opts, fd));
 }
 
 S3Storage::S3Storage(std::string name, std::string key,
                      std::unique_ptr<S3Client> client, S3ObjectInfo info,
-                     const S3Options& opts, int fd,
-                     std::unique_ptr<S3Lease> lease)
+                     const S3Options& opts, int fd)
     : name_(std::move(name)),
       key_(std::move(key)),
       client_(std::move(client)),
@@ -117,8 +106,7 @@ S3Storage::S3Storage(std::string name, std::string key,
       fd_(fd),
       cache_(opts.cache_mib * 1024 * 1024),
       etag_(info.etag),
-      remote_size_(info.size),
-      lease_(std::move(lease)) {
+      remote_size_(info.size) {
   if (opts_.read_ahead_kib > 0) {
     // One worker per GET the full window holds (4 with the default 16 MiB),
     // at least opts.parallel, at most 8.

@@ -51,7 +51,6 @@
 #include "common/thread_pool.h"
 #include "fs/storage/s3_cache.h"
 #include "fs/storage/s3_client.h"
-#include "fs/storage/s3_lease.h"
 #include "fs/storage/s3_uri.h"
 #include "fs/storage/storage.h"
 
@@ -64,16 +63,13 @@ class S3Storage : public Storage {
   static constexpr uint64_t kMinPart = 8 * 1024 * 1024;  // multipart part size
   static constexpr uint64_t kMaxObject = 5ull << 40;     // S3's object limit
 
-  // HEADs the object (size, ETag). Read-write also takes the lease
-  // (s3_lease.h; refused with kIOError EBUSY naming the holder) unless
-  // opts.lock is false or opts.lease_seconds is 0, and creates the
-  // write-back file in opts.cache_dir (default /var/tmp).
+  // HEADs the object (size, ETag). Read-write also creates the write-back
+  // file in opts.cache_dir (default /var/tmp).
   static Result<std::unique_ptr<S3Storage>> Open(const std::string& uri,
                                                  bool writable,
                                                  const S3Options& opts,
                                                  const EnvFn& env);
-  // Stops the committer and read-ahead, releases the lease. Does not
-  // commit: call Flush first.
+  // Stops the committer and read-ahead. Does not commit: call Flush first.
   ~S3Storage() override;
 
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
@@ -91,8 +87,7 @@ class S3Storage : public Storage {
 
  private:
   S3Storage(std::string name, std::string key, std::unique_ptr<S3Client> client,
-            S3ObjectInfo info, const S3Options& opts, int fd,
-            std::unique_ptr<S3Lease> lease);
+            S3ObjectInfo info, const S3Options& opts, int fd);
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
@@ -140,7 +135,6 @@ class S3Storage : public Storage {
   std::atomic<uint64_t> uploaded_total_{0};
   std::mutex commit_mu_;  // see the file comment
   std::thread committer_;
-  std::unique_ptr<S3Lease> lease_;  // uses *client_; released before it
   // Last member: destroyed (drained and joined) first.
   mutable std::unique_ptr<ThreadPool> prefetch_;
 };

@@ -46,8 +46,6 @@ struct S3Options {
   uint64_t commit_interval_s = 30; // background commit; 0 = only on fsync/unmount
   unsigned max_retries = 8;        // per request, on 5xx/timeouts/resets
   unsigned parallel = 4;           // GETs / part uploads in flight per request
-  uint64_t lease_seconds = 60;     // read-write: lease KEY.luksfs-lease; 0 = none
-  bool lock = true;                // false (--no-lock): take no lease, warn
 };
 
 struct S3Credentials {
