@@ -40,6 +40,7 @@ CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
 FS_SRCS     += $(call srcs,fs/image)
+FS_SRCS     += $(call srcs,fs/prep)
 MAIN_SRC    := fs/cli/main.cc
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
@@ -56,6 +57,7 @@ CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
 FS_TESTS     += $(wildcard fs/image/*_test.cc)
+FS_TESTS     += $(wildcard fs/prep/*_test.cc)
 TEST_BINS := $(if $(COMMON_TESTS),$(BUILD)/tests/common_test) \
              $(if $(CRYPTO_TESTS),$(BUILD)/tests/crypto_test) \
              $(if $(KMS_TESTS),$(BUILD)/tests/kms_test) \
@@ -119,6 +121,7 @@ FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+FUZZ_LIB_SRCS += fs/storage/lease_record.cc  # pure parser, for fs/lease_record_fuzz.cc
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzzobj/%.o: %.cc
@@ -132,6 +135,7 @@ $(BUILD)/fuzz/%_fuzz: $(FUZZ_LIB_OBJS) $(FUZZ_SRCS)
 
 bench: deps all
 	@contrib/bench/run.sh
+	@contrib/bench/convert.sh | tee -a $${BENCH_RESULTS:-contrib/bench/RESULTS.md}
 
 install: $(BUILD)/luksfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8

@@ -12,6 +12,7 @@ enum ExitCode : int {
   kExitStorage = 4,       // missing file or I/O error
   kExitKms = 5,           // KMS error
   kExitMount = 6,         // mountpoint missing/not a dir/busy, FUSE missing
+  kExitBusy = 7,          // image in use: locked by another mount or qemu
 };
 
 }  // namespace luksfs

@@ -20,7 +20,25 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& dest) {
     close(fd);
     return PosixError("audit log '" + dest + "'", errno);
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(f, false));
+  std::unique_ptr<AuditLog> log(new AuditLog(f, false));
+  log->path_ = dest;
+  return log;
+}
+
+Status AuditLog::Reopen() {
+  if (path_.empty()) return Status();
+  int fd = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return PosixError("audit log '" + path_ + "'", errno);
+  std::FILE* f = fdopen(fd, "a");
+  if (f == nullptr) {
+    const int err = errno;
+    close(fd);
+    return PosixError("audit log '" + path_ + "'", err);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fclose(file_);
+  file_ = f;
+  return Status();
 }
 
 AuditLog::~AuditLog() {

@@ -36,17 +36,33 @@ std::string RevocationWatcher::Check(bool* unreachable) {
   *unreachable = false;
   Result<kms::KeyState> state = client_->State();
   if (state.ok()) {
+    reported_unreachable_ = false;
+    const std::string now = kms::KeyStateName(*state);
+    if (now != last_state_) {
+      Emit("key_state_changed",
+           {{"old", last_state_}, {"new", now},
+            {"reason", "the KMS reports the key " + now}});
+      last_state_ = now;
+    }
     if (kms::KeyUsable(*state)) return "";
-    return std::string("key is ") + kms::KeyStateName(*state);
+    return std::string("key is ") + now;
   }
   const Status& s = state.status();
   switch (s.code()) {
     case Status::Code::kKeyRevoked:
+      reported_unreachable_ = false;
+      return s.message();
     case Status::Code::kNotFound:
+      reported_unreachable_ = false;
+      Emit("key_not_found", {{"reason", s.message()}});
       return s.message();
     default:
       *unreachable = true;
       LogWarning("KMS " + client_->uri() + " unreachable: " + s.message());
+      if (!reported_unreachable_) {
+        Emit("kms_unreachable", {{"reason", s.message()}});
+        reported_unreachable_ = true;
+      }
       return "";
   }
 }
@@ -74,6 +90,8 @@ void RevocationWatcher::Loop() {
       if (Clock::now() - unreachable_since >= grace_) {
         reason = "KMS unreachable for longer than the grace period (" +
                  std::to_string(grace_.count()) + " s)";
+        Emit("grace_expired", {{"reason", reason},
+                               {"grace_seconds", std::to_string(grace_.count())}});
       } else {
         next = Clock::now() + std::min(backoff, poll_);
         backoff = std::min(backoff * 2, poll_);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "kms-client/cert_info.h"
 #include "kms-client/tls_connection.h"
 
 namespace luksfs::kms {
@@ -71,8 +72,9 @@ struct HttpClient::Impl {
   HttpOptions options;
   std::unique_ptr<CURL, CurlDeleter> curl;
   bool pinned = false;
-  std::array<uint8_t, 32> pin{};
+  std::vector<std::vector<uint8_t>> pins;  // SHA-1 or SHA-256 each
   bool pin_mismatch = false;  // set by the verify callback
+  std::string presented;      // its fingerprints, set with pin_mismatch
   bool too_large = false;     // set by the write callback
   std::string* sink = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -88,7 +90,7 @@ struct HttpClient::Impl {
     return len;
   }
 
-  // With a pin: accept the chain only if the leaf's SHA-256 matches.
+  // With a pin: accept the chain only if the leaf's SHA-1/SHA-256 matches.
   static int VerifyPin(int /*preverify_ok*/, X509_STORE_CTX* x) {
     if (X509_STORE_CTX_get_error_depth(x) > 0) return 1;  // leaf decides
     SSL* ssl = static_cast<SSL*>(
@@ -98,11 +100,10 @@ struct HttpClient::Impl {
         SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), SslCtxIndex()));
     X509* cert = X509_STORE_CTX_get_current_cert(x);
     if (self == nullptr || cert == nullptr) return 0;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (X509_digest(cert, EVP_sha256(), md, &md_len) != 1 || md_len != 32 ||
-        CRYPTO_memcmp(md, self->pin.data(), 32) != 0) {
+    Result<bool> match = PinsMatch(cert, self->pins);
+    if (!match.ok() || !*match) {
       self->pin_mismatch = true;
+      self->presented = PresentedFingerprints(cert);
       return 0;
     }
     X509_STORE_CTX_set_error(x, X509_V_OK);
@@ -136,9 +137,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(
   if (impl->options.max_attempts < 1) impl->options.max_attempts = 1;
   if (impl->options.timeout_ms <= 0) impl->options.timeout_ms = 10000;
   if (!opts.fingerprint.empty()) {
-    LUKSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin,
-                            ParseFingerprint(opts.fingerprint));
-    std::copy(pin.begin(), pin.end(), impl->pin.begin());
+    LUKSFS_ASSIGN_OR_RETURN(impl->pins, ParseFingerprints(opts.fingerprint));
     impl->pinned = true;
   }
   impl->curl.reset(curl_easy_init());
@@ -258,8 +257,8 @@ Result<HttpResponse> HttpClient::SendOnce(
   }
   if (im.pin_mismatch) {
     return Status::PermissionDenied(
-        where + ": TLS: server certificate does not match the pinned "
-                "SHA-256 fingerprint");
+        where + ": TLS: certificate fingerprint mismatch: server presented " +
+        im.presented + "; pinned " + FingerprintLines(im.pins));
   }
   switch (rc) {
     case CURLE_PEER_FAILED_VERIFICATION:

@@ -9,6 +9,7 @@
 
 #include "crypto/base64.h"
 #include "kms-client/http_client.h"
+#include "kms-client/iam_token.h"
 #include "kms-client/rest_util.h"
 
 namespace luksfs::kms {
@@ -61,14 +62,16 @@ class KeyProtectClient : public KmsClient {
  public:
   KeyProtectClient(std::string uri, std::string base, std::string key_id,
                    std::string instance, std::string token_file,
-                   SecureBuffer auth_header, std::unique_ptr<HttpClient> http)
+                   SecureBuffer auth_header, std::unique_ptr<HttpClient> http,
+                   std::unique_ptr<IamTokenSource> iam)
       : uri_(std::move(uri)),
         base_(std::move(base)),
         key_id_(std::move(key_id)),
         instance_(std::move(instance)),
         token_file_(std::move(token_file)),
         auth_header_(std::move(auth_header)),
-        http_(std::move(http)) {}
+        http_(std::move(http)),
+        iam_(std::move(iam)) {}
 
   const std::string& uri() const override { return uri_; }
   const std::string& key_id() const override { return key_id_; }
@@ -113,6 +116,29 @@ class KeyProtectClient : public KmsClient {
     Result<SecureBuffer> out = DecodePlaintext(*j);
     WipeJson(*j);
     return out;
+  }
+
+  // POST .../actions/rewrap {"ciphertext"} -> {"ciphertext", "keyVersion"}:
+  // the WDEK under the root key's newest version (after "rotate").
+  Result<std::vector<uint8_t>> Rewrap(std::span<const uint8_t> wrapped) override {
+    if (wrapped.size() > kMaxBlob || !IsBase64Text(wrapped)) {
+      return Status::Corruption(uri_ + ": not a Key Protect wrapped key "
+                                       "(Base64 ciphertext)");
+    }
+    std::string body = "{\"ciphertext\":\"" +
+                       std::string(wrapped.begin(), wrapped.end()) + "\"}";
+    LUKSFS_ASSIGN_OR_RETURN(
+        HttpResponse r, Call("POST", KeyUrl() + "/actions/rewrap", body,
+                             "rewrap"));
+    LUKSFS_ASSIGN_OR_RETURN(json j, ParseJson(r.body, uri_ + ": rewrap"));
+    const std::string* ct = JsonString(j, "ciphertext");
+    if (ct == nullptr || ct->size() > kMaxBlob ||
+        !IsBase64Text({reinterpret_cast<const uint8_t*>(ct->data()),
+                       ct->size()})) {
+      return Status::Corruption(uri_ + ": rewrap: no valid \"ciphertext\" "
+                                       "in the response");
+    }
+    return std::vector<uint8_t>(ct->begin(), ct->end());
   }
 
   Result<KeyState> State() override {
@@ -190,6 +216,10 @@ class KeyProtectClient : public KmsClient {
                             std::string_view body, std::string_view op) {
     bool reloaded = false;
     for (;;) {
+      const SecureBuffer* auth = &auth_header_;
+      if (iam_) {
+        LUKSFS_ASSIGN_OR_RETURN(auth, iam_->AuthHeader());
+      }
       std::vector<std::string> headers = {
           "accept: application/json", "bluemix-instance: " + instance_,
           "correlation-id: " + CorrelationId()};
@@ -200,9 +230,16 @@ class KeyProtectClient : public KmsClient {
       last_status_ = 0;
       LUKSFS_ASSIGN_OR_RETURN(
           HttpResponse r,
-          http_->Send(method, url, headers, &auth_header_, body));
+          http_->Send(method, url, headers, auth, body));
       last_status_ = r.status;
       if (r.status >= 200 && r.status < 300) return r;
+      if (r.status == 401 && iam_ && !reloaded) {
+        // The token expired early or was revoked: exchange the key again.
+        iam_->Invalidate();
+        reloaded = true;
+        WipeString(r.body);
+        continue;
+      }
       if (r.status == 401 && !token_file_.empty() && !reloaded) {
         // The IAM token may have been renewed in the file meanwhile.
         KmsOptions o;
@@ -280,6 +317,7 @@ class KeyProtectClient : public KmsClient {
   const std::string token_file_;
   SecureBuffer auth_header_;
   std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<IamTokenSource> iam_;  // API key mode; else auth_header_
   long last_status_ = 0;  // HTTP status of the last response, 0 if none
 };
 
@@ -304,10 +342,24 @@ Result<std::unique_ptr<KmsClient>> OpenKeyProtect(std::string_view uri,
       return Status::InvalidArgument("Key Protect instance id: bad character");
     }
   }
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer token,
-                          LoadToken(options, "LUKSFS_KP_TOKEN", "Key Protect"));
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer header,
-                          KeyProtectClient::MakeAuthHeader(token));
+  SecureBuffer header;
+  std::unique_ptr<IamTokenSource> iam;
+  if (!options.api_key_file.empty()) {
+    if (!options.token_file.empty()) {
+      return Status::InvalidArgument(
+          "Key Protect: give an API key file or a token file, not both");
+    }
+    HttpOptions io;
+    io.ca_file = options.ca_file;  // not the pin: IAM is another server
+    io.timeout_ms = options.timeout_ms;
+    LUKSFS_ASSIGN_OR_RETURN(iam, IamTokenSource::Create(options.api_key_file,
+                                                        options.iam_endpoint,
+                                                        io));
+  } else {
+    LUKSFS_ASSIGN_OR_RETURN(
+        SecureBuffer token, LoadToken(options, "LUKSFS_KP_TOKEN", "Key Protect"));
+    LUKSFS_ASSIGN_OR_RETURN(header, KeyProtectClient::MakeAuthHeader(token));
+  }
   HttpOptions ho;
   ho.ca_file = options.ca_file;
   ho.fingerprint = options.fingerprint;
@@ -315,7 +367,7 @@ Result<std::unique_ptr<KmsClient>> OpenKeyProtect(std::string_view uri,
   LUKSFS_ASSIGN_OR_RETURN(auto http, HttpClient::Create(ho));
   return std::unique_ptr<KmsClient>(new KeyProtectClient(
       std::string(uri), u.base, u.path, options.instance_id,
-      options.token_file, std::move(header), std::move(http)));
+      options.token_file, std::move(header), std::move(http), std::move(iam)));
 }
 
 }  // namespace luksfs::kms

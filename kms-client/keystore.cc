@@ -66,7 +66,7 @@ class KeystoreClient : public KmsClient {
       return Status::InvalidArgument(uri_ + ": wrap: plaintext must be 1.." +
                                      std::to_string(kMaxPlaintext) + " bytes");
     }
-    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, file_->Load());
+    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, LoadKeys());
     LUKSFS_ASSIGN_OR_RETURN(StoredKey * key, Usable(keys));
     std::vector<uint8_t> blob(kBlobHeader + plaintext.size() + kBlobTag);
     std::memcpy(blob.data(), kBlobMagic, sizeof kBlobMagic);
@@ -91,7 +91,7 @@ class KeystoreClient : public KmsClient {
       return Status::NotSupported(uri_ + ": wrapped blob version " +
                                   std::to_string(wrapped[4]));
     }
-    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, file_->Load());
+    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, LoadKeys());
     LUKSFS_ASSIGN_OR_RETURN(StoredKey * key, Usable(keys));
     size_t ct_len = wrapped.size() - kBlobHeader;
     LUKSFS_ASSIGN_OR_RETURN(SecureBuffer out,
@@ -110,7 +110,7 @@ class KeystoreClient : public KmsClient {
   }
 
   Result<KeyState> State() override {
-    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, file_->Load());
+    LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, LoadKeys());
     StoredKey* key = Find(keys, name_);
     if (key == nullptr) return NotFound();
     return ToKeyState(key->state);
@@ -142,6 +142,21 @@ class KeystoreClient : public KmsClient {
   }
 
  private:
+  // The keys. A keystore file that is missing or unreadable is an
+  // unreachable KMS (kUnavailable), not a revoked or unknown key: the
+  // revocation watcher's grace period applies.
+  Result<std::vector<StoredKey>> LoadKeys() {
+    Result<std::vector<StoredKey>> loaded = file_->Load();
+    if (!loaded.ok()) {
+      const Status::Code c = loaded.status().code();
+      if (c == Status::Code::kNotFound || c == Status::Code::kIOError) {
+        return Status::Unavailable(loaded.status().message() +
+                                   " (keystore unreadable)");
+      }
+    }
+    return loaded;
+  }
+
   Status NotFound() const {
     return Status::NotFound(uri_ + ": no key named \"" + name_ +
                             "\" in the keystore");
@@ -334,7 +349,15 @@ Result<std::unique_ptr<KmsClient>> OpenKeystoreClient(const std::string& path,
   auto file = std::make_unique<KeystoreFile>(path, std::move(passphrase));
   // Open only what exists and opens with this passphrase; the state is
   // checked per operation.
-  LUKSFS_ASSIGN_OR_RETURN(std::vector<StoredKey> keys, file->Load());
+  Result<std::vector<StoredKey>> loaded = file->Load();
+  if (!loaded.ok() && (loaded.status().code() == Status::Code::kNotFound ||
+                       loaded.status().code() == Status::Code::kIOError)) {
+    // Missing or unreadable: an unreachable KMS, as in LoadKeys().
+    return Status::Unavailable(loaded.status().message() +
+                               " (keystore unreadable)");
+  }
+  if (!loaded.ok()) return loaded.status();
+  std::vector<StoredKey>& keys = *loaded;
   if (Find(keys, key_name) == nullptr) {
     return Status::NotFound(uri + ": no key named \"" + std::string(key_name) +
                             "\" in the keystore");

@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +99,23 @@ TEST_F(KeystoreTest, WrapUnwrapRoundTrip) {
   EXPECT_TRUE(back2->Equals(secret));
 }
 
+TEST_F(KeystoreTest, RemovedFileIsUnreachableNotRevoked) {
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  auto blob = c->Wrap(Bytes("pass"));
+  ASSERT_TRUE(blob.ok());
+  const std::string moved = path_ + ".away";
+  ASSERT_EQ(std::rename(path_.c_str(), moved.c_str()), 0);
+  // Unreachable (the revocation watcher's grace applies), not revoked and
+  // not an unknown key.
+  EXPECT_EQ(c->State().status().code(), Code::kUnavailable);
+  EXPECT_EQ(c->Unwrap(*blob).status().code(), Code::kUnavailable);
+  ASSERT_EQ(std::rename(moved.c_str(), path_.c_str()), 0);
+  auto st = c->State();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(*st, KeyState::kActive);
+}
+
 TEST_F(KeystoreTest, WrapRejectsBadSizes) {
   auto c = Open();
   EXPECT_EQ(c->Wrap({}).status().code(), Code::kInvalidArgument);
@@ -156,11 +175,12 @@ TEST_F(KeystoreTest, UnknownKeyAndMissingFile) {
                 .status()
                 .code(),
             Code::kNotFound);
+  // A missing keystore file is an unreachable KMS, not an unknown key.
   EXPECT_EQ(OpenKeystoreClient(dir_.path() + "/absent", "root-1",
                                Pass("correct horse"))
                 .status()
                 .code(),
-            Code::kNotFound);
+            Code::kUnavailable);
   EXPECT_EQ(AddKeystoreKey(path_, Pass("correct horse"), "root-1")
                 .status()
                 .code(),

@@ -108,6 +108,7 @@ class KmipClient final : public KmsClient {
   Result<KeyState> State() override;
   Status Revoke(std::string_view reason) override;
   Status Destroy() override;
+  Status RecordUse(const NewKeyAttributes& use) override;
 
   // One request/response round trip. Returns the parsed response whatever
   // its Result Status; errors are transport or framing failures.
@@ -118,6 +119,12 @@ class KmipClient final : public KmsClient {
   Result<std::string> CreateKey(const NewKeyAttributes& attributes);
   Status Activate(std::string_view uid);
   void MarkSeen() { seen_ = true; }
+  // Add Attribute of each non-empty Text String attribute, in order. A
+  // server that refuses one gets a warning and no further attempts; only
+  // transport errors are returned.
+  Status AddTextAttributes(
+      std::string_view uid,
+      const std::vector<std::pair<std::string, std::string>>& attributes);
 
  private:
   std::string Who() const {
@@ -127,14 +134,19 @@ class KmipClient final : public KmsClient {
     return "KMIP key '" + parsed_.key_id + "'" + where;
   }
   Result<Response> RoundTrip(uint32_t operation, const TtlvItem& payload);
-  // Discover Versions (1.1 header): the highest of 1.4/1.3/1.2 the server
-  // lists. Errors: transport, or no common version (kNotSupported).
+  // Discover Versions (1.1 header): the highest of 1.4 down to 1.0 the
+  // server lists. A server without Discover Versions (Operation Not
+  // Supported) is taken to speak 1.1; one that cannot parse a 1.1 header
+  // (Invalid Message), 1.0. Errors: transport, or no common version
+  // (kNotSupported).
   Result<kmip::ProtocolVersion> NegotiateVersion();
   Result<uint32_t> KmipState();
   // After Permission Denied on a key operation: revoked or policy?
   Status DeniedOrRevoked(const Response& r, uint32_t operation);
   Result<SecureBuffer> GetActiveKey();
-  Status SwitchToLocal(const std::string& why);
+  // `expected`: the server's KMIP version has no AES-GCM (a debug line,
+  // not a warning: this is how 1.1-1.3 servers are used).
+  Status SwitchToLocal(const std::string& why, bool expected = false);
 
   const std::string uri_;
   const KmipUri parsed_;
@@ -185,20 +197,29 @@ Result<kmip::ProtocolVersion> KmipClient::NegotiateVersion() {
     conn_.reset();
     return r.status();
   }
-  if (!r->ok() || !r->payload) return Failure(*r, op::kDiscoverVersions);
+  if (!r->ok()) {
+    if (r->result_reason == reason::kOperationNotSupported) {
+      return kmip::ProtocolVersion{1, 1};
+    }
+    if (r->result_reason == reason::kInvalidMessage) {
+      return kmip::ProtocolVersion{1, 0};
+    }
+    return Failure(*r, op::kDiscoverVersions);
+  }
+  if (!r->payload) return Failure(*r, op::kDiscoverVersions);
   kmip::ProtocolVersion best{0, 0};
   for (const TtlvItem* v : r->payload->FindAll(tag::kProtocolVersion)) {
     const TtlvItem* major = v->Find(tag::kProtocolVersionMajor);
     const TtlvItem* minor = v->Find(tag::kProtocolVersionMinor);
     if (major == nullptr || minor == nullptr || major->integer != 1) continue;
-    if (minor->integer >= 2 && minor->integer <= 4 &&
-        minor->integer > best.minor) {
+    if (minor->integer >= 0 && minor->integer <= 4 &&
+        (best.major == 0 || minor->integer > best.minor)) {
       best = {1, static_cast<int>(minor->integer)};
     }
   }
   if (best.major == 0) {
     return Status::NotSupported("KMIP server " + conn_->endpoint().ToString() +
-                                " supports none of KMIP 1.2-1.4");
+                                " supports none of KMIP 1.0-1.4");
   }
   return best;
 }
@@ -220,20 +241,28 @@ Result<Response> KmipClient::Call(uint32_t operation, const TtlvItem& payload) {
       }
       return r.status();
     }
-    // A server that does not speak 1.4 may reject the whole message (PyKMIP
-    // answers any unparseable request the same way, so ask first).
+    // A server that does not speak 1.4 may reject the whole message, and
+    // may echo our version while doing so (PyKMIP answers a header version
+    // it lacks, and any unparseable request, with Invalid Message): ask it
+    // with Discover Versions, once per client.
     if (!r->ok() && !downgraded_ &&
         (r->result_reason == reason::kInvalidMessage ||
-         r->result_reason == reason::kOperationNotSupported) &&
-        !(r->version == version_)) {
+         r->result_reason == reason::kOperationNotSupported)) {
       downgraded_ = true;  // probe once per client
       Result<kmip::ProtocolVersion> v = NegotiateVersion();
       if (!v.ok() || !(*v == version_)) {
-        version_ = v.ok() ? *v : kmip::ProtocolVersion{1, 2};
-        LogWarning("KMIP server " + conn_->endpoint().ToString() +
+        if (!v.ok() && v.status().code() == Status::Code::kUnavailable) {
+          return v.status();
+        }
+        version_ = v.ok() ? *v : kmip::ProtocolVersion{1, 1};
+        const std::string where =
+            conn_ ? conn_->endpoint().ToString() : std::string("server");
+        LogDebug("KMIP server " + where +
                    " does not speak KMIP 1.4; using KMIP " +
                    std::to_string(version_.major) + "." +
-                   std::to_string(version_.minor));
+                   std::to_string(version_.minor) +
+                   (version_.minor < 4 ? " (local mode: Get + local AES-GCM)"
+                                       : ""));
         continue;
       }
     }
@@ -305,12 +334,17 @@ Status KmipClient::DeniedOrRevoked(const Response& r, uint32_t operation) {
   return denied;
 }
 
-Status KmipClient::SwitchToLocal(const std::string& why) {
+Status KmipClient::SwitchToLocal(const std::string& why, bool expected) {
   if (parsed_.mode_given && parsed_.mode == KmipMode::kServer) {
     return Status::NotSupported(why + "; the URI asks for mode=server");
   }
-  LogWarning(why + "; using local mode (KMIP Get + local AES-GCM) for " +
-             Who());
+  const std::string line =
+      why + "; using local mode (KMIP Get + local AES-GCM) for " + Who();
+  if (expected) {
+    LogDebug(line);
+  } else {
+    LogWarning(line);
+  }
   local_ = true;
   return Status();
 }
@@ -346,7 +380,9 @@ Result<std::vector<uint8_t>> KmipClient::Wrap(std::span<const uint8_t> pt) {
   }
   if (!local_ && version_.minor < 4) {
     LUKSFS_RETURN_IF_ERROR(SwitchToLocal(
-        "server-side AES-GCM needs KMIP 1.4, the server speaks 1.2"));
+        "server-side AES-GCM needs KMIP 1.4, the server speaks " +
+        std::to_string(version_.major) + "." + std::to_string(version_.minor),
+        /*expected=*/true));
   }
   if (!local_) {
     LUKSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> iv, kmip::RandomIv());
@@ -365,6 +401,11 @@ Result<std::vector<uint8_t>> KmipClient::Wrap(std::span<const uint8_t> pt) {
           "KMIP server returned no usable AES-GCM tag for Encrypt"));
     } else if (r.result_reason == reason::kPermissionDenied) {
       return DeniedOrRevoked(r, op::kEncrypt);
+    } else if (version_.minor < 4) {
+      LUKSFS_RETURN_IF_ERROR(SwitchToLocal(
+          "server-side AES-GCM needs KMIP 1.4, the server speaks " +
+          std::to_string(version_.major) + "." +
+          std::to_string(version_.minor), /*expected=*/true));
     } else if (r.result_reason == reason::kOperationNotSupported ||
                r.result_reason == reason::kFeatureNotSupported) {
       LUKSFS_RETURN_IF_ERROR(
@@ -382,7 +423,9 @@ Result<SecureBuffer> KmipClient::Unwrap(std::span<const uint8_t> wrapped) {
   LUKSFS_ASSIGN_OR_RETURN(kmip::BlobView blob, kmip::ParseBlob(wrapped));
   if (!local_ && version_.minor < 4) {
     LUKSFS_RETURN_IF_ERROR(SwitchToLocal(
-        "server-side AES-GCM needs KMIP 1.4, the server speaks 1.2"));
+        "server-side AES-GCM needs KMIP 1.4, the server speaks " +
+        std::to_string(version_.major) + "." + std::to_string(version_.minor),
+        /*expected=*/true));
   }
   if (!local_) {
     LUKSFS_ASSIGN_OR_RETURN(
@@ -399,14 +442,23 @@ Result<SecureBuffer> KmipClient::Unwrap(std::span<const uint8_t> wrapped) {
       seen_ = true;
       return pt;
     }
+    if (version_.minor < 4 && r.result_reason != reason::kPermissionDenied) {
+      LUKSFS_RETURN_IF_ERROR(SwitchToLocal(
+          "server-side AES-GCM needs KMIP 1.4, the server speaks " +
+          std::to_string(version_.major) + "." +
+          std::to_string(version_.minor), /*expected=*/true));
+      r.result_reason = reason::kOperationNotSupported;
+    }
     switch (r.result_reason) {
       case reason::kPermissionDenied:
         return DeniedOrRevoked(r, op::kDecrypt);
       case reason::kOperationNotSupported:
       case reason::kFeatureNotSupported:
-        LUKSFS_RETURN_IF_ERROR(
-            SwitchToLocal("KMIP server does not support Decrypt (" +
-                          kmip::ReasonName(r.result_reason) + ")"));
+        if (!local_) {
+          LUKSFS_RETURN_IF_ERROR(
+              SwitchToLocal("KMIP server does not support Decrypt (" +
+                            kmip::ReasonName(r.result_reason) + ")"));
+        }
         break;
       case reason::kGeneralFailure:
       case reason::kCryptographicFailure:
@@ -474,42 +526,57 @@ Status KmipClient::Destroy() {
   return Status();
 }
 
+Status KmipClient::AddTextAttributes(
+    std::string_view uid,
+    const std::vector<std::pair<std::string, std::string>>& attributes) {
+  for (const auto& [name, value] : attributes) {
+    if (value.empty()) continue;
+    LUKSFS_ASSIGN_OR_RETURN(
+        Response r,
+        Call(op::kAddAttribute, kmip::AddTextAttributePayload(uid, name, value)));
+    if (!r.ok()) {
+      LogWarning("KMIP server does not store custom attribute " + name +
+                 " on key '" + std::string(uid) + "' (" +
+                 kmip::ReasonName(r.result_reason) +
+                 "); the key works without it");
+      return Status();
+    }
+  }
+  return Status();
+}
+
+// vCenter's sequence (Standard Key Provider, as captured on the wire): Create
+// an AES-256 key with usage Encrypt|Decrypt, Get Attributes, then Add
+// Attribute x-Vendor, x-Product, x-Product_Version. Nothing here needs more
+// than KMIP 1.1. The Name attribute is luksfs's own addition (operators find
+// keys by it); x-Component, x-Name and x-Identifier follow at first use
+// (RecordUse).
 Result<std::string> KmipClient::CreateKey(const NewKeyAttributes& a) {
   kmip::CreateParams params;
   params.name = a.name;
-  params.custom_attributes = {{"x-Vendor", a.vendor},
-                              {"x-Product", a.product},
-                              {"x-Name", a.name},
-                              {"x-Identifier", a.identifier}};
   LUKSFS_ASSIGN_OR_RETURN(Response r,
                           Call(op::kCreate, kmip::CreatePayload(params)));
-  bool add_custom = false;
-  if (!r.ok() && (r.result_reason == reason::kInvalidField ||
-                  r.result_reason == reason::kFeatureNotSupported)) {
-    // PyKMIP: "The x-Vendor attribute is unsupported." Create without them.
-    const auto custom = std::move(params.custom_attributes);
-    params.custom_attributes.clear();
-    LUKSFS_ASSIGN_OR_RETURN(r, Call(op::kCreate, kmip::CreatePayload(params)));
-    params.custom_attributes = custom;
-    add_custom = true;
-  }
   if (!r.ok()) return Failure(r, op::kCreate);
   LUKSFS_ASSIGN_OR_RETURN(std::string uid, kmip::ParseUid(r));
-  if (add_custom) {
-    for (const auto& [name, value] : params.custom_attributes) {
-      if (value.empty()) continue;
-      LUKSFS_ASSIGN_OR_RETURN(
-          Response ar, Call(op::kAddAttribute,
-                            kmip::AddTextAttributePayload(uid, name, value)));
-      if (!ar.ok()) {
-        LogWarning("KMIP server does not store custom attributes (" +
-                   kmip::ReasonName(ar.result_reason) + "); key '" + uid +
-                   "' created without x-Vendor/x-Product/x-Name/x-Identifier");
-        break;
-      }
-    }
+  LUKSFS_ASSIGN_OR_RETURN(
+      Response ga,
+      Call(op::kGetAttributes,
+           kmip::GetAttributesPayload(uid, {"State", "x-Product_Version"})));
+  if (!ga.ok()) {
+    LogWarning("KMIP Get Attributes of new key '" + uid + "' failed (" +
+               kmip::ReasonName(ga.result_reason) + ")");
   }
+  LUKSFS_RETURN_IF_ERROR(AddTextAttributes(
+      uid, {{"x-Vendor", a.vendor},
+            {"x-Product", a.product},
+            {"x-Product_Version", a.product_version}}));
   return uid;
+}
+
+Status KmipClient::RecordUse(const NewKeyAttributes& use) {
+  return AddTextAttributes(parsed_.key_id, {{"x-Component", use.component},
+                                            {"x-Name", use.name},
+                                            {"x-Identifier", use.identifier}});
 }
 
 Status KmipClient::Activate(std::string_view uid) {
@@ -525,7 +592,7 @@ Result<std::unique_ptr<KmipClient>> MakeClient(std::string_view uri,
   TlsOptions tls;
   tls.ca_file = o.ca_file;
   if (!o.fingerprint.empty()) {
-    LUKSFS_ASSIGN_OR_RETURN(tls.pinned_sha256, ParseFingerprint(o.fingerprint));
+    LUKSFS_ASSIGN_OR_RETURN(tls.pins, ParseFingerprints(o.fingerprint));
   }
   tls.client_cert_file = o.client_cert_file;
   tls.client_key_file = o.client_key_file;

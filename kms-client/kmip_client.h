@@ -1,5 +1,8 @@
-// The KMIP driver of KmsClient: KMIP 1.4 (falling back to 1.2) over mutual
-// TLS, for one root key on one server or a list of replicas.
+// The KMIP driver of KmsClient: KMIP 1.4, negotiated down to 1.3, 1.2, 1.1
+// or 1.0 with Discover Versions (KMIP 1.1 section 4.26) when a server
+// refuses a 1.4 request, over mutual TLS, for one root key on one server or
+// a list of replicas. Below 1.4 (no AES-GCM Encrypt/Decrypt; below 1.2 no
+// Encrypt/Decrypt at all) the client works in local mode, as vCenter does.
 //
 // URI:  kmip://HOST[:PORT][,HOST[:PORT]...]/KEY-UID[?mode=server|local]
 //   HOST      DNS name, IPv4, or [IPv6]; PORT defaults to 5696. Servers are
@@ -84,12 +87,13 @@ Result<KmipUri> ParseKmipUri(std::string_view uri);
 Result<std::unique_ptr<KmsClient>> OpenKmipClient(std::string_view uri,
                                                   const KmsOptions& options);
 
-// Creates an AES-256 key (usage Encrypt|Decrypt, Name = attributes.name,
-// vCenter-style custom attributes x-Vendor, x-Product, x-Name,
-// x-Identifier) and activates it. Servers that reject custom attributes in
-// Create (PyKMIP) get the key without them, then an Add Attribute per
-// attribute; if that is refused too, a warning is logged and the key is
-// kept. The key part of `uri` is ignored. Returns the new key's kmip:// URI.
+// Creates an AES-256 key in vCenter's sequence: Create (usage
+// Encrypt|Decrypt, Name = attributes.name), Get Attributes (State,
+// x-Product_Version), Add Attribute x-Vendor, x-Product, x-Product_Version,
+// then Activate. A server that refuses the custom attributes (PyKMIP 0.10
+// has no Add Attribute) gets a logged warning and the key is kept.
+// x-Component, x-Name and x-Identifier are added by RecordUse when an image
+// is bound. The key part of `uri` is ignored. Returns the new key's URI.
 Result<std::string> CreateKmipKey(std::string_view uri,
                                   const KmsOptions& options,
                                   const NewKeyAttributes& attributes);

@@ -2,7 +2,7 @@
 // building request payloads, wrapping them in a Request Message, and
 // checking and picking apart a Response Message. No I/O here.
 //
-// Shapes follow /work/shared/reference/kmip.md §1.5 (tested against
+// Shapes follow OASIS KMIP 1.x section 4 (operations; tested against
 // PyKMIP 0.10). Every request carries one Batch Item; responses must carry
 // exactly one.
 //

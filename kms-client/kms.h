@@ -4,12 +4,14 @@
 // and change the key's state for revocation and crypto-shredding.
 //
 // Drivers, selected by URI scheme (see OpenKms):
-//   kmip://HOST[:PORT][,HOST[:PORT]...]/KEY-UID   KMIP 1.2-1.4, mutual TLS
+//   kmip://HOST[:PORT][,HOST[:PORT]...]/KEY-UID   KMIP 1.0-1.4, mutual TLS
 //   kp+https://HOST[:PORT]/KEY-ID                  IBM Key Protect (REST)
 //   kp+http://...                                  (tests only)
 //   vault+https://HOST[:PORT]/MOUNT/KEY-NAME       Vault transit (REST)
 //   vault+http://...                               (tests only)
 //   file:/PATH/TO/KEYSTORE#KEY-NAME                local keystore
+//   kms-cluster:NAME/KEY-ID                        a named cluster of the
+//                                                  configuration file
 // A URI never carries a secret; credentials come from KmsOptions (files,
 // environment variables).
 //
@@ -47,8 +49,10 @@ inline bool KeyUsable(KeyState s) { return s == KeyState::kActive; }
 struct KmsOptions {
   // TLS (KMIP, https REST).
   std::string ca_file;          // PEM bundle to trust; "" = system CAs
-  std::string fingerprint;      // pinned server certificate: SHA-256 of its
-                                // DER, hex, colons optional ("thumbprint")
+  std::string fingerprint;      // pinned server certificate(s): SHA-1 or
+                                // SHA-256 of its DER, hex, colons optional,
+                                // or openssl's "SHA1 Fingerprint=..." line;
+                                // several separated by ','
   std::string client_cert_file; // PEM (KMIP mutual TLS)
   std::string client_key_file;  // PEM
   // KMIP optional Credential (username/password).
@@ -59,10 +63,19 @@ struct KmsOptions {
   std::string token_file;
   std::string token_env;
   std::string instance_id;      // Key Protect bluemix-instance
+  // IBM IAM (Key Protect): an API key file, exchanged for bearer tokens at
+  // the IAM token endpoint ("" = https://iam.cloud.ibm.com).
+  std::string api_key_file;
+  std::string iam_endpoint;
   // file: keystore passphrase (a file; "-" = stdin).
   std::string keystore_passphrase_file;
+  // Named clusters (kms-cluster:NAME/KEY-ID): the configuration file; "" =
+  // /etc/luksfs/kms.conf. See kms_config.h.
+  std::string kms_config;
   int timeout_ms = 10000;       // per request
 };
+
+struct NewKeyAttributes;
 
 class KmsClient {
  public:
@@ -89,6 +102,26 @@ class KmsClient {
 
   // Destroys the key for good. kNotSupported where not permitted.
   virtual Status Destroy() = 0;
+
+  // Records what uses the key, once an image is bound to it, as vCenter does
+  // when a key is first used for a VM: KMIP Add Attribute of x-Component,
+  // x-Name and x-Identifier (use.component, use.name, use.identifier; empty
+  // values are skipped). Best effort: drivers without key attributes do
+  // nothing and return OK; a KMIP server that refuses the attributes gets a
+  // logged warning and OK. Errors: transport failures only.
+  virtual Status RecordUse(const NewKeyAttributes& use) {
+    (void)use;
+    return Status();
+  }
+
+  // Re-wraps a blob of this key under the key's newest version without the
+  // plaintext leaving the KMS (Key Protect's "rewrap" action, after a root
+  // key rotation). kNotSupported for drivers without it (the caller then
+  // unwraps and wraps).
+  virtual Result<std::vector<uint8_t>> Rewrap(std::span<const uint8_t> wrapped) {
+    (void)wrapped;
+    return Status::NotSupported("this KMS driver has no rewrap operation");
+  }
 };
 
 // Errors shared by every driver and operation:
@@ -111,11 +144,15 @@ struct NewKeyAttributes {
   std::string identifier;  // x-Identifier (e.g. the image UUID)
   std::string vendor = "luksfs";
   std::string product = "luksfs";
+  std::string product_version;  // x-Product_Version ("luksfs 0.1.0")
+  std::string component;        // x-Component (what uses the key)
 };
 
 // Creates (and activates) a new 256-bit AES root key in the KMS named by
 // `uri` (whose key part is ignored or names the new key, per driver) and
-// returns the URI of the new key. kNotSupported for drivers that cannot.
+// returns the URI of the new key. KMIP follows vCenter's sequence: Create,
+// Get Attributes, Add Attribute x-Vendor, x-Product, x-Product_Version,
+// then Activate. kNotSupported for drivers that cannot.
 Result<std::string> CreateRootKey(std::string_view uri,
                                   const KmsOptions& options,
                                   const NewKeyAttributes& attributes);

@@ -11,9 +11,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+
+#include "kms-client/cert_info.h"
 
 namespace luksfs::kms {
 namespace {
@@ -204,6 +207,33 @@ std::string Endpoint::ToString() const {
 }
 
 Result<std::vector<uint8_t>> ParseFingerprint(std::string_view text) {
+  // Trim, then take off "SHA1 Fingerprint=" / "sha256 Fingerprint=".
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text[0]))) {
+    text.remove_prefix(1);
+  }
+  size_t want = 0;  // digest size the prefix names, 0 = any
+  const size_t eq = text.find('=');
+  if (eq != std::string_view::npos) {
+    std::string algo;
+    for (char c : text.substr(0, eq)) {
+      if (c == ' ') break;
+      algo += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    std::string rest(text.substr(algo.size(), eq - algo.size()));
+    for (char& c : rest) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (rest != " fingerprint" || (algo != "sha1" && algo != "sha256")) {
+      return Status::InvalidArgument(
+          "fingerprint: expected hex digits or \"SHA1 Fingerprint=...\" / "
+          "\"sha256 Fingerprint=...\" as openssl x509 -fingerprint prints");
+    }
+    want = algo == "sha1" ? 20 : 32;
+    text.remove_prefix(eq + 1);
+  }
   std::vector<uint8_t> out;
   int half = -1;
   for (char c : text) {
@@ -217,7 +247,7 @@ Result<std::vector<uint8_t>> ParseFingerprint(std::string_view text) {
       v = c - 'A' + 10;
     } else {
       return Status::InvalidArgument(
-          "fingerprint: not a hex SHA-256 digest (bad character)");
+          "fingerprint: not a hex SHA-1/SHA-256 digest (bad character)");
     }
     if (half < 0) {
       half = v;
@@ -226,10 +256,25 @@ Result<std::vector<uint8_t>> ParseFingerprint(std::string_view text) {
       half = -1;
     }
   }
-  if (half >= 0 || out.size() != 32) {
+  if (half >= 0 || (out.size() != 20 && out.size() != 32) ||
+      (want != 0 && out.size() != want)) {
     return Status::InvalidArgument(
-        "fingerprint: need 64 hex digits (SHA-256 of the server "
-        "certificate, colons optional)");
+        "fingerprint: need 40 hex digits (SHA-1) or 64 (SHA-256) of the "
+        "server certificate, colons optional");
+  }
+  return out;
+}
+
+Result<std::vector<std::vector<uint8_t>>> ParseFingerprints(
+    std::string_view text) {
+  std::vector<std::vector<uint8_t>> out;
+  while (true) {
+    const size_t comma = text.find(',');
+    LUKSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> pin,
+                            ParseFingerprint(text.substr(0, comma)));
+    out.push_back(std::move(pin));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
   }
   return out;
 }
@@ -316,7 +361,7 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Create(
                                      options.client_cert_file);
     }
   }
-  if (!options.pinned_sha256.empty()) {
+  if (!options.pins.empty()) {
     // Trust is the pin, checked after the handshake.
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   } else {
@@ -354,7 +399,7 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
   SSL_set_fd(ssl, fd);
   const bool ip = IsIpLiteral(ep.host);
   if (!ip) SSL_set_tlsext_host_name(ssl, ep.host.c_str());
-  if (options_.pinned_sha256.empty()) {
+  if (options_.pins.empty()) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(param,
                                     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -369,7 +414,7 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
       &unused);
   if (!s.ok()) {
     const long verify = SSL_get_verify_result(ssl);
-    if (options_.pinned_sha256.empty() && verify != X509_V_OK) {
+    if (options_.pins.empty() && verify != X509_V_OK) {
       return Status::PermissionDenied(
           "KMIP server " + ep.ToString() + ": certificate not trusted (" +
           X509_verify_cert_error_string(verify) + "; CA file " +
@@ -379,28 +424,58 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
     }
     return s;
   }
-  if (!options_.pinned_sha256.empty()) {
+  if (!options_.pins.empty()) {
     X509* cert = SSL_get1_peer_certificate(ssl);
     if (cert == nullptr) {
       return Status::PermissionDenied("KMIP server " + ep.ToString() +
                                       " presented no certificate");
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    const int ok = X509_digest(cert, EVP_sha256(), md, &md_len);
+    Result<bool> match = PinsMatch(cert, options_.pins);
+    const std::string presented = PresentedFingerprints(cert);
     X509_free(cert);
-    if (ok != 1) return Status::Internal("X509_digest failed");
-    std::span<const uint8_t> got(md, md_len);
-    if (!std::equal(got.begin(), got.end(), options_.pinned_sha256.begin(),
-                    options_.pinned_sha256.end())) {
+    if (!match.ok()) return match.status();
+    if (!*match) {
       return Status::PermissionDenied(
           "KMIP server " + ep.ToString() +
-          ": certificate fingerprint mismatch: server presented SHA-256 " +
-          FormatFingerprint(got) + ", pinned fingerprint is " +
-          FormatFingerprint(options_.pinned_sha256));
+          ": certificate fingerprint mismatch: server presented " + presented +
+          "; pinned " + FingerprintLines(options_.pins));
     }
   }
   return conn;
+}
+
+Result<std::vector<uint8_t>> TlsClient::FetchCertificate(
+    const Endpoint& ep) const {
+  const Deadline deadline =
+      Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
+  LUKSFS_ASSIGN_OR_RETURN(int fd, TcpConnect(ep, deadline));
+  SSL* ssl = SSL_new(ctx_);
+  if (ssl == nullptr) {
+    ::close(fd);
+    return Status::Internal("SSL_new failed");
+  }
+  std::unique_ptr<TlsConnection> conn(new TlsConnection(ep, fd, ssl));
+  SSL_set_fd(ssl, fd);
+  SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);  // shown, not trusted
+  if (!IsIpLiteral(ep.host)) SSL_set_tlsext_host_name(ssl, ep.host.c_str());
+  SigpipeGuard guard;
+  int unused = 0;
+  Status s = DriveSsl(
+      ssl, fd, deadline, ep, "handshake", [&] { return SSL_connect(ssl); },
+      &unused);
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) {
+    if (!s.ok()) return s;
+    return Status::Unavailable("server " + ep.ToString() +
+                               " presented no certificate");
+  }
+  const int n = i2d_X509(cert, nullptr);
+  std::vector<uint8_t> der(n > 0 ? static_cast<size_t>(n) : 0);
+  unsigned char* p = der.data();
+  if (n <= 0 || i2d_X509(cert, &p) != n) der.clear();
+  X509_free(cert);
+  if (der.empty()) return Status::Internal("cannot encode the certificate");
+  return der;
 }
 
 Result<std::unique_ptr<TlsConnection>> TlsClient::Connect(

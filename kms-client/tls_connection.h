@@ -2,9 +2,9 @@
 //
 // TlsClient holds the SSL_CTX: TLS >= 1.2, the client certificate and key,
 // and the server trust: either a CA bundle (ca_file, or the system CAs when
-// empty) with host name / IP address checking, or, when a SHA-256 pin is
-// set, the pin alone (the vCenter "thumbprint" model: any chain, but the
-// server's leaf certificate DER must hash to the pin).
+// empty) with host name / IP address checking, or, when a pin is set, the
+// pin alone (the vCenter "thumbprint" model: any chain, but the server's
+// leaf certificate DER must hash to the pin, SHA-1 or SHA-256).
 //
 // Connect() walks an ordered list of endpoints and returns the first one
 // that completes TCP and TLS (failover). Each attempt is bounded by the
@@ -50,15 +50,23 @@ struct Endpoint {
 
 struct TlsOptions {
   std::string ca_file;                 // PEM; "" = system CAs
-  std::vector<uint8_t> pinned_sha256;  // 32 bytes, or empty for CA mode
+  // Pinned certificates: each SHA-1 (20) or SHA-256 (32 bytes); a server
+  // is trusted if its leaf matches any. Empty = CA mode.
+  std::vector<std::vector<uint8_t>> pins;
   std::string client_cert_file;        // PEM chain; "" = no client cert
   std::string client_key_file;         // PEM; "" = key in the cert file
   int timeout_ms = 10000;              // per connect attempt
 };
 
-// Parses a SHA-256 fingerprint: 64 hex digits, optional ':' separators,
-// either case. Errors: kInvalidArgument.
+// Parses a certificate fingerprint: SHA-1 (40 hex digits, vCenter's
+// thumbprint) or SHA-256 (64), optional ':' separators, either case, and
+// optionally the whole line `openssl x509 -fingerprint -noout [-sha256]`
+// prints ("SHA1 Fingerprint=7B:D9:..."; the named algorithm must match the
+// length). Returns the 20 or 32 digest bytes. Errors: kInvalidArgument.
 Result<std::vector<uint8_t>> ParseFingerprint(std::string_view text);
+// A list of those separated by ',' (one per server of a cluster).
+Result<std::vector<std::vector<uint8_t>>> ParseFingerprints(
+    std::string_view text);
 
 // "AB:CD:..." for messages.
 std::string FormatFingerprint(std::span<const uint8_t> digest);
@@ -99,6 +107,12 @@ class TlsClient {
   // TLS alert, else kUnavailable; the message lists each endpoint's error.
   Result<std::unique_ptr<TlsConnection>> Connect(
       const std::vector<Endpoint>& endpoints) const;
+
+  // The DER certificate `endpoint` presents, without trusting it (for
+  // `luksfs kms trust`, which shows it to the operator). The handshake may
+  // then fail (a server that wants a client certificate we lack): the
+  // certificate is returned if it was received. Errors: kUnavailable.
+  Result<std::vector<uint8_t>> FetchCertificate(const Endpoint& endpoint) const;
 
  private:
   TlsClient(SSL_CTX* ctx, TlsOptions options)

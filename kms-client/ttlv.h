@@ -2,7 +2,7 @@
 //
 // Every item is  Tag (3 bytes) | Type (1) | Length (4, big endian, unpadded
 // value length) | Value | zero padding to the next multiple of 8 bytes.
-// See /work/shared/reference/kmip.md §1.1 for the table of types.
+// Types and encoding: OASIS KMIP 1.x section 9.1 (TTLV encoding).
 //
 // TtlvItem is a small value tree: a Structure has children, every other type
 // has a scalar (`integer`) or a byte string (`bytes`). The decoder is meant

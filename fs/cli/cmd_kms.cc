@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "common/secure_buffer.h"
@@ -16,13 +17,60 @@
 #include "crypto/keyslot_create.h"
 #include "crypto/luks1_writer.h"
 #include "crypto/luks2_metadata.h"
+#include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
+#include "fs/cli/lock_image.h"
 #include "fs/cli/secrets.h"
+
+#ifndef LUKSFS_VERSION
+#define LUKSFS_VERSION "0.1.0"
+#endif
 
 namespace luksfs::cli {
 
 namespace {
+
+// The attributes luksfs gives a root key it creates (vCenter's x-Vendor,
+// x-Product, x-Product_Version on KMIP servers).
+kms::NewKeyAttributes CreatorAttributes(const std::string& name) {
+  kms::NewKeyAttributes a;
+  a.name = name;
+  a.product_version = "luksfs " LUKSFS_VERSION;
+  return a;
+}
+
+// Destroys a root key that `bind --create-key` created when a later step
+// fails, so no orphan key is left in the KMS. Disarm() once the binding is
+// written.
+class CreatedKeyGuard {
+ public:
+  CreatedKeyGuard(const std::string& uri, const kms::KmsOptions& options)
+      : uri_(uri), options_(options) {}
+  ~CreatedKeyGuard() {
+    if (armed_) Cleanup();
+  }
+  void Disarm() { armed_ = false; }
+  // Destroys the key now and says so on stderr.
+  void Cleanup() {
+    armed_ = false;
+    auto client = kms::OpenKms(uri_, options_);
+    Status s = client.ok() ? (*client)->Destroy() : client.status();
+    if (s.ok()) {
+      std::cerr << "luksfs: bind failed; the root key it created (" << uri_
+                << ") was destroyed again\n";
+    } else {
+      std::cerr << "luksfs: bind failed, and the root key it created ("
+                << uri_ << ") could not be destroyed: " << s.message()
+                << "\n";
+    }
+  }
+
+ private:
+  std::string uri_;
+  const kms::KmsOptions& options_;
+  bool armed_ = true;
+};
 
 // PBKDF2 cost of keyslots holding a generated passphrase. The passphrase
 // has 256 bits of entropy, so the KDF adds nothing to its strength; 1000 is
@@ -205,6 +253,8 @@ Result<SecureBuffer> ReadWholeFile(const std::string& path) {
 }  // namespace
 
 int RunBind(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   crypto::DataLayout layout;
@@ -229,14 +279,17 @@ int RunBind(const Command& cmd) {
     return Report(*e);
   }
   std::string uri = cmd.kms.uri;
+  std::optional<CreatedKeyGuard> created_key;
   if (cmd.kms.create_key) {
-    kms::NewKeyAttributes attrs;
-    attrs.name = "luksfs-" + image.header.uuid;
-    attrs.identifier = image.header.uuid;
+    kms::NewKeyAttributes attrs =
+        CreatorAttributes("luksfs-" + image.header.uuid);
     auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
     if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
     uri = *created;
+    created_key.emplace(uri, cmd.kms.options);
   }
+  // Every return below before Disarm() destroys a key created above (the
+  // guard runs after Report has printed the error).
   auto client = kms::OpenKms(uri, cmd.kms.options);
   if (!client.ok()) return Report(KmsError("KMS " + uri, client.status()));
   auto pass = GeneratePassphrase();
@@ -264,6 +317,17 @@ int RunBind(const Command& cmd) {
   if (!check.volume_key.Equals(unlocked.key.volume_key.span())) {
     return Report({kExitBadImage, "BUG: the new keyslot holds another key"});
   }
+  if (created_key) created_key->Disarm();
+  // vCenter tags a key when it first protects a VM; luksfs when it first
+  // protects an image.
+  kms::NewKeyAttributes use;
+  use.component = "luksfs image";
+  use.name = cmd.image.substr(cmd.image.rfind('/') + 1);
+  use.identifier = image.header.uuid;
+  if (Status s = (*client)->RecordUse(use); !s.ok()) {
+    std::cerr << "luksfs: warning: could not tag the root key with its image: "
+              << s.message() << "\n";
+  }
   if (auto e = Audit(cmd.kms, "bind",
                      {{"image_uuid", image.header.uuid}, {"kms", uri},
                       {"key_id", binding.key_id},
@@ -279,6 +343,8 @@ int RunBind(const Command& cmd) {
 }
 
 int RunUnbind(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   std::optional<KmsBinding> binding;
@@ -322,6 +388,11 @@ int RunUnbind(const Command& cmd) {
 }
 
 int RunShred(const Command& cmd) {
+  EditLock edit_lock;  // with --yes, a luksfs daemon serving it goes dark first
+  if (auto e = cmd.yes ? edit_lock.TakeDarkening(cmd.image)
+                       : edit_lock.Take(cmd.image)) {
+    return Report(*e);
+  }
   OpenedImage image;
   if (auto e = OpenImage(cmd.image, true, cmd.storage, &image)) return Report(*e);
   if (!cmd.yes) {
@@ -447,6 +518,10 @@ int RunUnwrap(const Command& cmd) {
 }
 
 int RunRewrap(const Command& cmd) {
+  EditLock edit_lock;  // the header edit excludes every other user
+  if (!cmd.image.empty()) {
+    if (auto e = edit_lock.Take(cmd.image)) return Report(*e);
+  }
   std::optional<KmsBinding> binding;
   OpenedImage image;
   std::vector<uint8_t> old_blob;
@@ -464,12 +539,22 @@ int RunRewrap(const Command& cmd) {
   }
   auto from = kms::OpenKms(old_uri, cmd.kms.options);
   if (!from.ok()) return Report(KmsError("KMS " + old_uri, from.status()));
-  auto plain = (*from)->Unwrap(old_blob);
-  if (!plain.ok()) return Report(KmsError("KMS " + old_uri, plain.status()));
-  auto to = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
-  if (!to.ok()) return Report(KmsError("KMS " + cmd.kms.uri, to.status()));
-  auto blob = (*to)->Wrap(plain->span());
-  plain->Wipe();
+  // The same key (after a rotation): the KMS's own rewrap, if it has one,
+  // so the passphrase never leaves it.
+  Result<std::vector<uint8_t>> blob =
+      Status::NotSupported("not the same key");
+  if (old_uri == cmd.kms.uri) blob = (*from)->Rewrap(old_blob);
+  std::string how = "rewrap action";
+  auto to = std::move(from);
+  if (!blob.ok() && blob.status().code() == Status::Code::kNotSupported) {
+    how = "unwrap + wrap";
+    auto plain = (*to)->Unwrap(old_blob);
+    if (!plain.ok()) return Report(KmsError("KMS " + old_uri, plain.status()));
+    to = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
+    if (!to.ok()) return Report(KmsError("KMS " + cmd.kms.uri, to.status()));
+    blob = (*to)->Wrap(plain->span());
+    plain->Wipe();
+  }
   if (!blob.ok()) return Report(KmsError("KMS " + cmd.kms.uri, blob.status()));
   if (binding) {
     KmsBinding nb = *binding;
@@ -489,7 +574,7 @@ int RunRewrap(const Command& cmd) {
       return Report(*e);
     }
     std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
-              << cmd.kms.uri << "\n";
+              << cmd.kms.uri << " (" << how << ")\n";
   } else {
     const std::string text = crypto::Base64Encode(*blob) + "\n";
     if (cmd.out_file.empty() || cmd.out_file == "-") {
@@ -507,10 +592,11 @@ int RunRewrap(const Command& cmd) {
 }
 
 int RunKmsAdmin(const Command& cmd) {
+  if (cmd.kms_verb == "trust") return RunKmsTrust(cmd);
+  if (cmd.kms_verb == "clusters") return RunKmsClusters(cmd);
   const std::string& uri = cmd.kms.uri;
   if (cmd.kms_verb == "create-key") {
-    kms::NewKeyAttributes attrs;
-    attrs.name = "luksfs";
+    kms::NewKeyAttributes attrs = CreatorAttributes("luksfs");
     auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
     if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
     std::cout << *created << "\n";

@@ -4,7 +4,19 @@
 // (it reads the secret, unlocks, mounts) and tells the parent over a pipe,
 // with one byte, whether the mount is serving (0) or which exit code it
 // failed with. The parent holds no secret and exits with that code.
+//
+// Signals (man page, SIGNALS):
+//   SIGTERM, SIGINT: unmount cleanly (flush, wipe the keys, exit 0).
+//   SIGHUP: never unmounts; re-checks the KMS key (when watched) and
+//     reopens the audit log, on the HangupWorker thread.
+//   Until the child reports readiness it dies with its parent
+//   (PR_SET_PDEATHSIG, whatever killed the parent, SIGKILL included), and
+//   it checks for an orphaned start-up after the KDF and before reporting:
+//   a killed `luksfs mount` never leaves a mount behind.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,21 +33,39 @@
 #include "common/secure_buffer.h"
 #include "crypto/crypt_engine.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/hangup.h"
 #include "fs/cli/image.h"
+#include "fs/cli/lock_image.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/revocation_watcher.h"
+#include "fs/storage/s3_lease.h"
 #include "fs/volume.h"
 
 namespace luksfs::cli {
 
 namespace {
 
-// The revocation watcher of this daemon, for the SIGHUP handler.
+// The revocation watcher of this daemon, for the SIGHUP work.
 std::atomic<fs::RevocationWatcher*> g_watcher{nullptr};
 
-void OnSighup(int) {
-  fs::RevocationWatcher* w = g_watcher.load();
-  if (w != nullptr) w->Poke();
+// Whether a start-up has lost the `luksfs mount` that waits for it: its
+// parent is no longer `parent` (0: foreground, nobody waits).
+bool Orphaned(pid_t parent) { return parent > 0 && getppid() != parent; }
+
+// Whether `dir` holds nothing but "." and ".." (unreadable counts as empty:
+// the mount then decides).
+bool DirectoryEmpty(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return true;
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
 }
 
 std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
@@ -43,6 +73,15 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
   char buf[PATH_MAX];
   struct stat st;
   if (stat(in.mountpoint.c_str(), &st) != 0) {
+    if (errno == ENOTCONN) {
+      return CliError{kExitMount,
+                      in.mountpoint + ": the FUSE daemon serving this "
+                                      "mountpoint died (Transport endpoint is "
+                                      "not connected); clean it up with "
+                                      "`luksfs umount " + in.mountpoint +
+                                      "` or `fusermount3 -u " + in.mountpoint +
+                                      "`"};
+    }
     return CliError{kExitMount, in.mountpoint + ": mountpoint " +
                                     (errno == ENOENT ? "does not exist"
                                                      : std::strerror(errno))};
@@ -60,6 +99,12 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
     return CliError{kExitMount, in.mountpoint +
                                     ": mountpoint is busy: something is "
                                     "already mounted there"};
+  }
+  if (!in.nonempty && !DirectoryEmpty(in.mountpoint)) {
+    return CliError{kExitMount, in.mountpoint +
+                                    ": mountpoint is not empty (its files "
+                                    "would be hidden; -o nonempty mounts "
+                                    "anyway)"};
   }
   if (realpath(in.mountpoint.c_str(), buf) == nullptr) {
     return CliError{kExitMount, in.mountpoint + ": " + std::strerror(errno)};
@@ -131,8 +176,9 @@ void Detach() {
 }
 
 // Runs the whole mount in this process. `notify_fd` >= 0 receives the
-// start-up result byte (daemon mode).
-int Serve(const MountConfig& cfg, int notify_fd) {
+// start-up result byte (daemon mode), and `parent` is the `luksfs mount`
+// process reading it.
+int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   auto fail = [&](const CliError& e) {
     int code = Report(e);
     if (notify_fd >= 0) {
@@ -150,14 +196,41 @@ int Serve(const MountConfig& cfg, int notify_fd) {
 
   auto audit = fs::AuditLog::Open(cfg.kms.audit_log);
   if (!audit.ok()) return fail({kExitUsage, audit.status().message()});
+  // Held until this function returns: after the final flush.
+  std::unique_ptr<fs::ImageLock> image_lock;
+  if (auto e = LockImage(cfg.image,
+                         cfg.read_only ? fs::ImageLockMode::kReadOnly
+                                       : fs::ImageLockMode::kReadWrite,
+                         cfg.no_lock, &image_lock)) {
+    return fail(*e);
+  }
   OpenedImage image;
   if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
+  // s3://, read-write: the lease object (after the header read, so
+  // that a missing object or bucket is reported as before), held until
+  // after the final flush.
+  std::atomic<fs::ViewFs*> lease_view{nullptr};
+  std::unique_ptr<fs::S3Lease> lease;
+  if (fs::IsS3Uri(cfg.image) && !cfg.read_only && !cfg.no_lock) {
+    auto l = fs::S3Lease::Acquire(
+        cfg.image, cfg.storage.s3, fs::ProcessEnv(), cfg.mountpoint,
+        cfg.s3_lease_ttl, [&lease_view](const std::string&) {
+          fs::ViewFs* v = lease_view.load();
+          if (v != nullptr) v->Revoke(false);
+        });
+    if (!l.ok()) {
+      return fail({l.status().os_errno() == EAGAIN ? kExitBusy : kExitStorage,
+                   l.status().message()});
+    }
+    lease = std::move(l).value();
+  }
   Unlocked unlocked;
   if (auto e = UnlockImage(image, cfg.secret, cfg.kms, audit->get(), &unlocked)) {
     return fail(*e);
   }
+  if (Orphaned(parent)) return kExitMount;  // killed during the KDF
   crypto::UnlockedKey& key = unlocked.key;
   LogDebug("keyslot " + std::to_string(key.keyslot) + " opened");
   const std::string uuid = image.header.uuid;
@@ -192,8 +265,21 @@ int Serve(const MountConfig& cfg, int notify_fd) {
   vo.direct_io = cfg.direct_io;
   vo.kernel_readahead_kib = cfg.kernel_readahead_kib;
   vo.io_uring = TransportMode(cfg);
+  if (cfg.uid && *cfg.uid != getuid() && !cfg.allow_other) {
+    LogWarning("uid=" + std::to_string(*cfg.uid) + " without allow_other: "
+               "FUSE lets no user but the one who mounted reach the view");
+  }
+  if (cfg.uid) vo.uid = *cfg.uid;
+  if (cfg.gid) vo.gid = *cfg.gid;
+  if (cfg.mode) vo.file_mode = static_cast<int>(*cfg.mode);
+  if (cfg.umask) {
+    const int ro = cfg.read_only ? 0222 : 0;
+    vo.file_mode = 0666 & ~static_cast<int>(*cfg.umask) & ~ro;
+    vo.dir_mode = 0777 & ~static_cast<int>(*cfg.umask) & ~ro;
+  }
   vo.debug = cfg.debug && cfg.foreground;
   fs::ViewFs view(&volume, vo);
+  lease_view.store(&view);
   // A KMS-unlocked mount is watched: revoking the root key drops the keys.
   std::unique_ptr<fs::RevocationWatcher> watcher;
   if (unlocked.kms) {
@@ -212,18 +298,40 @@ int Serve(const MountConfig& cfg, int notify_fd) {
           (*audit)->Event("keys_dropped", {{"image_uuid", uuid},
                                            {"kms", kms_uri}});
         });
+    watcher->SetOnEvent([&audit, uuid, kms_uri](
+                            const std::string& event,
+                            const std::map<std::string, std::string>& f) {
+      std::map<std::string, std::string> fields = f;
+      fields["image_uuid"] = uuid;
+      fields["kms"] = kms_uri;
+      (*audit)->Event(event, fields);
+    });
   }
+  HangupWorker hangup([&audit] {
+    fs::RevocationWatcher* w = g_watcher.load();
+    if (w != nullptr) w->Poke();
+    Status r = (*audit)->Reopen();
+    if (!r.ok()) LogError("SIGHUP: " + r.message());
+  });
   bool mounted = false;
   Status s = view.Run([&] {
     mounted = true;
     if (notify_fd < 0) {
       LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
     } else {
+      // From here on the daemon outlives its parent; until the byte is
+      // written, a lost parent means nobody knows of this mount: undo it.
+      prctl(PR_SET_PDEATHSIG, 0);
       const unsigned char ok = 0;
-      ssize_t ignored = write(notify_fd, &ok, 1);
-      (void)ignored;
+      const bool told = !Orphaned(parent) && write(notify_fd, &ok, 1) == 1;
       close(notify_fd);
       notify_fd = -1;
+      if (!told) {
+        LogError(cfg.mountpoint + ": `luksfs mount` died during start-up; "
+                 "unmounting");
+        view.Stop();
+        return;
+      }
       Detach();
     }
     if (watcher) {
@@ -235,8 +343,10 @@ int Serve(const MountConfig& cfg, int notify_fd) {
       g_watcher.store(nullptr);
       watcher->Stop();
     }
-  }, watcher ? OnSighup : nullptr);
+  }, HangupWorker::Handler);
   Status flushed = cfg.read_only ? Status() : volume.Flush();
+  lease_view.store(nullptr);
+  lease.reset();  // after the last commit: the next writer may come
   volume.DropKeys();
   if (!s.ok()) {
     if (!mounted) return fail({kExitMount, cfg.mountpoint + ": " + s.message()});
@@ -257,19 +367,24 @@ int Serve(const MountConfig& cfg, int notify_fd) {
 int RunMount(const MountConfig& in) {
   MountConfig cfg;
   if (auto e = ResolvePaths(in, &cfg)) return Report(*e);
-  if (cfg.foreground) return Serve(cfg, -1);
+  if (cfg.foreground) return Serve(cfg, -1, 0);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return Report({kExitMount, std::string("pipe: ") + std::strerror(errno)});
   }
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     return Report({kExitMount, std::string("fork: ") + std::strerror(errno)});
   }
   if (pid == 0) {
     close(fds[0]);
-    _exit(Serve(cfg, fds[1]));
+    // Die with the parent until the mount is reported (see the top).
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || Orphaned(parent)) {
+      _exit(kExitMount);
+    }
+    _exit(Serve(cfg, fds[1], parent));
   }
   close(fds[1]);
   unsigned char code = 0;

@@ -23,4 +23,9 @@ int RunUnwrap(const Command& cmd);
 int RunRewrap(const Command& cmd);
 int RunKmsAdmin(const Command& cmd);
 
+// Image preparation (cmd_create.cc, cmd_convert.cc, cmd_compare.cc).
+int RunCreate(const Command& cmd);
+int RunConvert(const Command& cmd);
+int RunCompare(const Command& cmd);
+
 }  // namespace luksfs::cli

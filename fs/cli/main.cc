@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
       return luksfs::cli::RunRewrap(cmd);
     case Command::Kind::kKmsAdmin:
       return luksfs::cli::RunKmsAdmin(cmd);
+    case Command::Kind::kCreate:
+      return luksfs::cli::RunCreate(cmd);
+    case Command::Kind::kConvert:
+      return luksfs::cli::RunConvert(cmd);
+    case Command::Kind::kCompare:
+      return luksfs::cli::RunCompare(cmd);
     case Command::Kind::kCheck:
       return luksfs::cli::RunCheck(cmd.image, cmd.secret, cmd.kms, cmd.storage);
   }

@@ -1,6 +1,7 @@
 #include "fs/cli/options.h"
 
 #include "fs/cli/options_kms.h"
+#include "fs/cli/options_prep.h"
 
 #include <boost/program_options.hpp>
 
@@ -24,6 +25,8 @@ const char kUsage[] =
     "       luksfs unbind IMAGE | shred IMAGE [--yes]\n"
     "       luksfs wrap|unwrap --kms URI --in FILE [--out FILE]\n"
     "       luksfs rewrap IMAGE --kms NEW-URI | kms VERB URI\n"
+    "       luksfs create [options] IMAGE SIZE\n"
+    "       luksfs convert [options] SRC DST | compare [options] A B\n"
     "       luksfs --version | --help | COMMAND --help\n"
     "See luksfs(8).";
 
@@ -48,6 +51,13 @@ const std::map<std::string, std::string> kOWords = {
     {"keystore_passphrase_file=", "--keystore-passphrase-file="},
     {"audit_log=", "--audit-log="},     {"kms_poll=", "--kms-poll="},
     {"kms_grace=", "--kms-grace="},     {"on_revoke=", "--on-revoke="},
+    {"kms_config=", "--kms-config="},
+    {"kms_api_key_file=", "--kms-api-key-file="},
+    {"iam_endpoint=", "--iam-endpoint="},
+    {"nolock", "--no-lock"},
+    {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
+    {"mode=", "--mode="}, {"nonempty", "--nonempty"},
+    {"s3_lease_ttl=", "--s3-lease-ttl="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -81,6 +91,14 @@ po::options_description MountDesc() {
       ("io-uring", po::value<std::string>(),
        "FUSE transport: auto (default), on (require FUSE over io_uring), off")
       ("allow-other", "allow access by other users")
+      ("no-lock", "take no image lock (qemu's locking=off; unsafe)")
+      ("uid", po::value<uint32_t>(), "owner of the view (default: yours)")
+      ("gid", po::value<uint32_t>(), "group of the view (default: yours)")
+      ("umask", po::value<std::string>(), "octal bits cleared from 0666/0777")
+      ("mode", po::value<std::string>(), "octal mode of the view (default 0600)")
+      ("nonempty", "mount over a non-empty directory")
+      ("s3-lease-ttl", po::value<unsigned>(),
+       "s3:// read-write: seconds a dead mount's lease lasts (default 60)")
       ("debug,d", "verbose log");
   return d;
 }
@@ -224,7 +242,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
   std::string verb = args[0];
   static const std::set<std::string> kVerbs = {"mount", "umount", "pid",
                                                "info", "check"};
-  if (kVerbs.count(verb) || IsKmsVerb(verb)) {
+  if (kVerbs.count(verb) || IsKmsVerb(verb) || IsPrepVerb(verb)) {
     args.erase(args.begin());
   } else {
     // `luksfs IMAGE MNT [-o ...]`, as mount.fuse3 calls it. A lone word
@@ -254,6 +272,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     visible.add(StorageDesc());
     hidden.add_options()("image", po::value<std::string>());
     pos.add("image", 1);
+  } else if (IsPrepVerb(verb)) {
+    AddPrepVerbOptions(verb, &visible, &hidden, &pos);
+    visible.add(StorageDesc());
   } else if (IsKmsVerb(verb)) {
     if (verb == "bind" || verb == "unbind" || verb == "shred" ||
         verb == "rewrap") {
@@ -310,6 +331,32 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.allow_other = vm.count("allow-other") > 0;
     m.direct_io = vm.count("direct-io") > 0;
     m.debug = vm.count("debug") > 0;
+    m.no_lock = vm.count("no-lock") > 0;
+    m.nonempty = vm.count("nonempty") > 0;
+    if (vm.count("uid")) m.uid = vm["uid"].as<uint32_t>();
+    if (vm.count("gid")) m.gid = vm["gid"].as<uint32_t>();
+    for (auto [key, out] : {std::pair{"umask", &m.umask}, std::pair{"mode", &m.mode}}) {
+      if (!vm.count(key)) continue;
+      const std::string v = vm[key].as<std::string>();
+      size_t used = 0;
+      unsigned long bits = 0;
+      try {
+        bits = std::stoul(v, &used, 8);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (v.empty() || used != v.size() || bits > 07777) {
+        return Error(std::string("mount: --") + key + " must be octal, 0..7777");
+      }
+      *out = static_cast<uint32_t>(bits);
+    }
+    if (m.umask && m.mode) return Error("mount: --umask and --mode exclude each other");
+    if (vm.count("s3-lease-ttl")) {
+      m.s3_lease_ttl = vm["s3-lease-ttl"].as<unsigned>();
+      if (m.s3_lease_ttl < 3 || m.s3_lease_ttl > 86400) {
+        return Error("mount: --s3-lease-ttl must be 3..86400 seconds");
+      }
+    }
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {
@@ -363,6 +410,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (bad.empty() && vm.count("s3-endpoint") + vm.count("s3-region") > 0) {
       bad = ReadStorage(vm, &cmd.storage);
     }
+    if (!bad.empty()) return Error(verb + ": " + bad);
+  } else if (IsPrepVerb(verb)) {
+    std::string bad = ReadPrepVerb(verb, vm, &cmd);
+    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else {  // umount, pid
     cmd.kind = verb == "pid" ? Command::Kind::kPid : Command::Kind::kUmount;

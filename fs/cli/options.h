@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/prep/format.h"
 #include "fs/storage/open_storage.h"
 #include "kms-client/kms.h"
 
@@ -29,6 +30,8 @@ struct KmsConfig {
   unsigned grace_seconds = 300;     // mount: --kms-grace (unreachable)
   bool unmount_on_revoke = false;   // mount: --on-revoke=unmount
   std::string audit_log;            // --audit-log FILE, or "syslog"
+  bool save = false;                // kms trust --save: pin into the config
+  std::string cluster;              // kms trust --cluster NAME
 };
 
 struct MountConfig {
@@ -48,12 +51,35 @@ struct MountConfig {
   bool io_uring_explicit = false;        // given on the command line
   fs::StorageOptions storage;  // s3:// images: endpoint, cache, ...
   KmsConfig kms;               // key from a luksfs-kms token or sidecar
+  bool no_lock = false;        // -o nolock: take no image lock (warned)
+  // Access: -o uid=,gid=,umask=,mode= (see fs/fuse/view_fs.h ViewOptions).
+  std::optional<uint32_t> uid, gid;
+  std::optional<uint32_t> umask, mode;  // octal on the command line
+  bool nonempty = false;       // -o nonempty: mount over a non-empty dir
+  unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
+};
+
+// create, convert, compare (parsed in options_prep.cc).
+struct PrepConfig {
+  fs::prep::FormatOptions format;  // create; convert to LUKS
+  std::string out_type;            // convert -O: raw|luks1|luks2 ("": auto)
+  uint64_t size = 0;               // create: plaintext bytes
+  std::string a, b;                // create: a = IMAGE; convert/compare: A B
+  SecretOptions new_secret;        // create: the secret; convert: DST's;
+                                   // compare: image B's
+  bool force = false;              // replace an existing output
+  bool progress = false;           // -p
+  bool json_progress = false;      // --json-progress
+  bool strict = false;             // compare -s: sizes must match
+  unsigned threads = 0;            // crypto threads, 0 = CPUs
+  uint64_t chunk_bytes = 8u << 20; // convert: pipeline block size
 };
 
 struct Command {
   enum class Kind {
     kMount, kUmount, kPid, kInfo, kCheck, kHelp, kVersion,
     kBind, kUnbind, kShred, kWrap, kUnwrap, kRewrap, kKmsAdmin,
+    kCreate, kConvert, kCompare,
   };
   Kind kind = Kind::kHelp;
   MountConfig mount;            // kMount
@@ -70,6 +96,7 @@ struct Command {
   std::string out_file;         // unwrap: where the passphrase goes ("-")
   std::string from_uri;         // rewrap --in: the old key
   std::string kms_verb;         // kms: create-key|revoke|destroy|state
+  PrepConfig prep;              // create, convert, compare
 };
 
 // Parsed command, or a usage error message (exit code 1).

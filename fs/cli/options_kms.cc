@@ -27,7 +27,11 @@ po::options_description KmsDesc() {
        "root key URI: kmip://, kp+https://, vault+https://, file:")
       ("kms-ca", po::value<std::string>(), "PEM CA bundle to trust the KMS")
       ("kms-fingerprint", po::value<std::string>(),
-       "pinned SHA-256 fingerprint of the KMS certificate (hex)")
+       "pinned KMS certificate: SHA-1 or SHA-256 hex, or openssl's "
+       "'SHA1 Fingerprint=...' line; several separated by ','")
+      ("kms-config", po::value<std::string>(),
+       "named KMS clusters (kms-cluster:NAME/KEY-ID); default "
+       "/etc/luksfs/kms.conf")
       ("kms-cert", po::value<std::string>(), "client certificate (PEM)")
       ("kms-key", po::value<std::string>(), "client private key (PEM)")
       ("kms-user", po::value<std::string>(), "KMIP credential user name")
@@ -37,6 +41,11 @@ po::options_description KmsDesc() {
        "REST bearer token, from a file (else $LUKSFS_KP_TOKEN/$VAULT_TOKEN)")
       ("kms-instance", po::value<std::string>(),
        "Key Protect instance id (bluemix-instance)")
+      ("kms-api-key-file", po::value<std::string>(),
+       "Key Protect: IBM Cloud IAM API key, from a file (tokens are "
+       "fetched and refreshed)")
+      ("iam-endpoint", po::value<std::string>(),
+       "IAM token endpoint (default https://iam.cloud.ibm.com)")
       ("keystore-passphrase-file", po::value<std::string>(),
        "passphrase of a file: keystore (- = stdin)")
       ("audit-log", po::value<std::string>(),
@@ -63,6 +72,13 @@ void AddKmsVerbOptions(const std::string& verb, po::options_description* visible
   visible->add(KmsDesc());
   if (verb == "bind" || verb == "kms") {
     visible->add_options()("create-key", "create a new root key in the KMS");
+  }
+  if (verb == "kms") {
+    visible->add_options()
+        ("save", "kms trust: pin the certificates into the cluster "
+                 "configuration (--kms-config)")
+        ("cluster", po::value<std::string>(),
+         "kms trust --save of a literal URI: the cluster to create or update");
   }
   if (verb == "shred") {
     visible->add_options()("yes,y", "do not ask for confirmation")(
@@ -103,6 +119,11 @@ std::string ReadKms(const po::variables_map& vm, KmsConfig* k) {
   k->options.token_file = Str(vm, "kms-token-file");
   k->options.instance_id = Str(vm, "kms-instance");
   k->options.keystore_passphrase_file = Str(vm, "keystore-passphrase-file");
+  k->options.kms_config = Str(vm, "kms-config");
+  k->options.api_key_file = Str(vm, "kms-api-key-file");
+  k->options.iam_endpoint = Str(vm, "iam-endpoint");
+  k->save = vm.count("save") > 0;
+  k->cluster = Str(vm, "cluster");
   k->audit_log = Str(vm, "audit-log");
   k->create_key = vm.count("create-key") > 0;
   if (vm.count("kms-poll")) k->poll_seconds = vm["kms-poll"].as<unsigned>();
@@ -161,13 +182,18 @@ std::string ReadKmsVerb(const std::string& verb, const po::variables_map& vm,
     cmd->kind = K::kKmsAdmin;
     cmd->kms_verb = Str(vm, "kms-verb");
     static const std::set<std::string> kSub = {
-        "create-key", "revoke", "destroy", "state"};
+        "create-key", "revoke", "destroy", "state", "trust", "clusters"};
     if (!kSub.count(cmd->kms_verb)) {
-      return "kms needs one of: create-key, revoke, destroy, state";
+      return "kms needs one of: create-key, revoke, destroy, state, trust, "
+             "clusters";
     }
     const std::string target = Str(vm, "target");
     if (!target.empty()) cmd->kms.uri = target;
+    if (cmd->kms_verb == "clusters") return "";
     if (cmd->kms.uri.empty()) return "a key URI is required";
+    if (cmd->kms.save && cmd->kms_verb != "trust") {
+      return "--save goes with kms trust";
+    }
   }
   return "";
 }

@@ -364,9 +364,38 @@ TEST(ExpandMountOptionsTest, PassesOtherArgsThrough) {
 
 TEST(ExpandMountOptionsTest, UnknownWordIsNamed) {
   std::vector<std::string> out;
-  ParseResult r = ExpandMountOptions({"-o", "ro,uid=1000"}, &out);
+  ParseResult r = ExpandMountOptions({"-o", "ro,frobnicate=1000"}, &out);
   EXPECT_FALSE(r.command.has_value());
-  EXPECT_TRUE(Contains(r.error, "uid=1000")) << r.error;
+  EXPECT_TRUE(Contains(r.error, "frobnicate=1000")) << r.error;
+}
+
+TEST(ParseMountTest, AccessAndLockWords) {
+  ParseResult r = ParseCommandLine(
+      {"mount", "-o", "allow_other,uid=107,gid=108,umask=0027,nonempty,nolock",
+       "img", "mnt"});
+  ASSERT_TRUE(r.command.has_value()) << r.error;
+  const MountConfig& m = r.command->mount;
+  EXPECT_TRUE(m.allow_other);
+  EXPECT_EQ(m.uid, 107u);
+  EXPECT_EQ(m.gid, 108u);
+  EXPECT_EQ(m.umask, 027u);
+  EXPECT_FALSE(m.mode.has_value());
+  EXPECT_TRUE(m.nonempty);
+  EXPECT_TRUE(m.no_lock);
+  r = ParseCommandLine({"mount", "--mode", "0660", "img", "mnt"});
+  ASSERT_TRUE(r.command.has_value()) << r.error;
+  EXPECT_EQ(r.command->mount.mode, 0660u);
+  EXPECT_FALSE(r.command->mount.no_lock);
+}
+
+TEST(ParseMountTest, BadModesAreUsageErrors) {
+  for (const char* bad : {"mode=8", "mode=", "umask=0x1", "mode=17777", "umask=-1"}) {
+    ParseResult r = ParseCommandLine({"mount", "-o", bad, "img", "mnt"});
+    EXPECT_FALSE(r.command.has_value()) << bad;
+  }
+  ParseResult r = ParseCommandLine({"mount", "-o", "mode=600,umask=077", "img", "mnt"});
+  EXPECT_FALSE(r.command.has_value());
+  EXPECT_TRUE(Contains(r.error, "exclude")) << r.error;
 }
 
 TEST(ExpandMountOptionsTest, DashOAtEndIsError) {

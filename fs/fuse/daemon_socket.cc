@@ -28,6 +28,13 @@ constexpr int kBacklog = 128;
 // A client waits up to 200 x 5 ms for room in a full backlog.
 constexpr int kConnectAttempts = 200;
 constexpr auto kConnectRetryDelay = std::chrono::milliseconds(5);
+// How long the accept thread waits for a request byte or EOF.
+constexpr int kRequestWaitMs = 500;
+// How long AskDropKeys waits for the answer.
+constexpr int kAnswerWaitMs = 10000;
+constexpr char kDropKeys = 'D';
+constexpr char kDone = 'K';
+constexpr char kRefused = 'F';
 
 // The address of an abstract name (leading NUL, no terminator).
 socklen_t MakeAddress(const std::string& name, struct sockaddr_un* addr) {
@@ -110,8 +117,8 @@ std::string DaemonSocketName(unsigned major, unsigned minor) {
 DaemonSocket::DaemonSocket(int listen_fd, int wake_fd)
     : listen_fd_(listen_fd), wake_fd_(wake_fd) {}
 
-Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(unsigned major,
-                                                           unsigned minor) {
+Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(
+    unsigned major, unsigned minor, std::function<void()> drop_keys) {
   const std::string name = DaemonSocketName(major, minor);
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return PosixError("socket(AF_UNIX)", errno);
@@ -126,6 +133,7 @@ Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(unsigned major,
   std::unique_ptr<DaemonSocket> s(new DaemonSocket(fd.get(), wake.get()));
   fd.release();
   wake.release();
+  s->drop_keys_ = std::move(drop_keys);
   try {
     s->thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
   } catch (const std::system_error& e) {
@@ -157,13 +165,34 @@ void DaemonSocket::AcceptLoop() {
     if (fds[0].revents == 0) continue;
     const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn >= 0) {
-      close(conn);
+      Serve(conn);
     } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
       // Out of fds or memory: back off instead of spinning.
       struct pollfd wake = {wake_fd_, POLLIN, 0};
       if (poll(&wake, 1, 100) > 0) return;
     }
   }
+}
+
+void DaemonSocket::Serve(int conn) {
+  UniqueFd c(conn);
+  // `luksfs pid` clients close at once (EOF); a request comes at once too.
+  struct pollfd p = {conn, POLLIN, 0};
+  if (poll(&p, 1, kRequestWaitMs) <= 0) return;
+  char req = 0;
+  if (recv(conn, &req, 1, MSG_DONTWAIT) != 1 || req != kDropKeys) return;
+  struct ucred cred = {};
+  socklen_t len = sizeof cred;
+  const bool allowed =
+      getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+      (cred.uid == 0 || cred.uid == getuid());
+  char answer = kRefused;
+  if (allowed && drop_keys_) {
+    drop_keys_();
+    answer = kDone;
+  }
+  ssize_t ignored = send(conn, &answer, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)ignored;
 }
 
 // ---------------------------------------------------------------- client
@@ -222,6 +251,36 @@ Result<pid_t> FindDaemon(const std::string& mountpoint,
 Result<pid_t> FindDaemon(const std::string& mountpoint) {
   LUKSFS_ASSIGN_OR_RETURN(ViewMount mount, FindViewMount(mountpoint));
   return FindDaemon(mountpoint, mount.info);
+}
+
+Status AskDropKeys(const std::string& mountpoint, const MountInfo& mount) {
+  const std::string name = DaemonSocketName(mount.major, mount.minor);
+  struct sockaddr_un addr;
+  const socklen_t len = MakeAddress(name, &addr);
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return PosixError("socket(AF_UNIX)", errno);
+  if (connect(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), len) != 0) {
+    return Status::Unavailable(mountpoint + ": no daemon listens on " +
+                               Shown(name) + ": " + ErrnoText(errno));
+  }
+  Result<pid_t> pid = PeerPid(mountpoint, mount, fd.get());
+  if (!pid.ok()) return pid.status();
+  if (send(fd.get(), &kDropKeys, 1, MSG_NOSIGNAL) != 1) {
+    return Status::Unavailable(mountpoint + ": cannot ask the daemon: " +
+                               ErrnoText(errno));
+  }
+  struct pollfd p = {fd.get(), POLLIN, 0};
+  char answer = 0;
+  if (poll(&p, 1, kAnswerWaitMs) <= 0 || recv(fd.get(), &answer, 1, 0) != 1) {
+    return Status::Unavailable(mountpoint + ": daemon " + std::to_string(*pid) +
+                               " did not answer (too old a luksfs?)");
+  }
+  if (answer != kDone) {
+    return Status::PermissionDenied(mountpoint + ": daemon " +
+                                    std::to_string(*pid) +
+                                    " refused to drop its keys");
+  }
+  return Status();
 }
 
 }  // namespace luksfs::fs

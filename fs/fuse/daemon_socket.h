@@ -12,13 +12,21 @@
 // Anyone may bind any abstract name, so a client believes a listener only
 // if it runs as the mount's owner (the mount's user_id= option) or as root.
 //
+// One request exists: a client may write the byte 'D' ("drop your keys",
+// before `luksfs shred` wipes the keyslots). The daemon then, if the
+// client runs as root or as the daemon's own uid, calls its drop-keys
+// callback and answers 'K' (done) or 'F' (refused, or no callback); a
+// client that writes nothing is simply closed, as before.
+//
 // Thread-safety: DaemonSocket is created and destroyed by one thread; the
-// free functions are safe from any thread.
+// free functions are safe from any thread. The callback runs on the accept
+// thread.
 // Errors: Status; messages are one line and name the mount point.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,8 +52,9 @@ class DaemonSocket {
   // accepts each connection and closes it at once (a connection left
   // pending would fill the backlog, and later clients would be refused).
   // kIOError with os_errno() EADDRINUSE if another socket holds the name.
-  static Result<std::unique_ptr<DaemonSocket>> Listen(unsigned major,
-                                                      unsigned minor);
+  // `drop_keys`, if set, serves the 'D' request.
+  static Result<std::unique_ptr<DaemonSocket>> Listen(
+      unsigned major, unsigned minor, std::function<void()> drop_keys = {});
 
   // Stops the thread and closes the socket: the name is free again.
   ~DaemonSocket();
@@ -55,7 +64,9 @@ class DaemonSocket {
  private:
   DaemonSocket(int listen_fd, int wake_fd);
   void AcceptLoop();
+  void Serve(int conn);  // one accepted connection; closes it
 
+  std::function<void()> drop_keys_;
   const int listen_fd_;  // owned; close-on-exec, non-blocking
   const int wake_fd_;    // owned eventfd; written once to stop the thread
   std::thread thread_;
@@ -87,5 +98,11 @@ Result<pid_t> FindDaemon(const std::string& mountpoint, const MountInfo& mount);
 
 // FindViewMount, then FindDaemon.
 Result<pid_t> FindDaemon(const std::string& mountpoint);
+
+// Asks the daemon serving `mount` to drop its keys ('D', above) and waits
+// up to 10 s for its answer. OK once the daemon says its view is dark;
+// kUnavailable (no daemon, no answer) or kPermissionDenied (refused)
+// otherwise, naming `mountpoint`.
+Status AskDropKeys(const std::string& mountpoint, const MountInfo& mount);
 
 }  // namespace luksfs::fs

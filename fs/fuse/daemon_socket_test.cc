@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <string>
 
@@ -74,6 +75,31 @@ TEST(DaemonSocketTest, ClientFindsTheListener) {
   // Gone with the listener, and free to bind again.
   EXPECT_FALSE(FindDaemon("/mnt/fake", mount).ok());
   EXPECT_TRUE(DaemonSocket::Listen(mount.major, mount.minor).ok());
+}
+
+TEST(DaemonSocketTest, DropKeysRequest) {
+  const MountInfo mount = FakeMount(geteuid());
+  std::atomic<int> drops{0};
+  {
+    // No callback: refused, and the pid query still works after it.
+    auto plain = DaemonSocket::Listen(mount.major, mount.minor);
+    ASSERT_TRUE(plain.ok());
+    Status s = AskDropKeys("/mnt/fake", mount);
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+    EXPECT_TRUE(FindDaemon("/mnt/fake", mount).ok());
+  }
+  {
+    auto listener = DaemonSocket::Listen(mount.major, mount.minor,
+                                         [&drops] { ++drops; });
+    ASSERT_TRUE(listener.ok());
+    EXPECT_TRUE(FindDaemon("/mnt/fake", mount).ok());  // no request: no drop
+    EXPECT_EQ(drops.load(), 0);
+    Status s = AskDropKeys("/mnt/fake", mount);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(drops.load(), 1);
+  }
+  Status gone = AskDropKeys("/mnt/fake", mount);
+  EXPECT_EQ(gone.code(), Status::Code::kUnavailable);
 }
 
 TEST(DaemonSocketTest, ClientRefusesAStranger) {

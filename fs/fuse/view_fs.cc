@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/fuse/daemon_socket.h"
+#include "fs/fuse/mount_diagnosis.h"
 #include "fs/fuse/mountinfo.h"
 
 namespace luksfs::fs {
@@ -27,9 +28,10 @@ namespace {
 // Publishes this daemon for `luksfs pid` and `luksfs umount`; nullptr, with
 // a warning, if the name is taken: the view is served all the same.
 std::unique_ptr<DaemonSocket> Publish(const std::string& mountpoint,
-                                      const MountInfo& mount) {
+                                      const MountInfo& mount,
+                                      std::function<void()> drop_keys) {
   Result<std::unique_ptr<DaemonSocket>> s =
-      DaemonSocket::Listen(mount.major, mount.minor);
+      DaemonSocket::Listen(mount.major, mount.minor, std::move(drop_keys));
   if (s.ok()) return std::move(s).value();
   std::string why = s.status().message();
   if (s.status().os_errno() == EADDRINUSE) {
@@ -53,24 +55,35 @@ std::string EscapeOpt(const std::string& s) {
 }  // namespace
 
 ViewFs::ViewFs(Volume* volume, ViewOptions options)
-    : volume_(volume), options_(std::move(options)), uid_(getuid()),
-      gid_(getgid()) {
+    : volume_(volume), options_(std::move(options)) {
   clock_gettime(CLOCK_REALTIME, &mount_time_);
+  const uid_t uid = options_.uid != static_cast<uid_t>(-1) ? options_.uid : getuid();
+  const gid_t gid = options_.gid != static_cast<gid_t>(-1) ? options_.gid : getgid();
+  const bool ro = options_.read_only;
+  for (InodeAttr* a : {&dir_attr_, &file_attr_}) {
+    a->uid.store(uid);
+    a->gid.store(gid);
+  }
+  dir_attr_.mode.store(options_.dir_mode >= 0 ? options_.dir_mode
+                                              : (ro ? 0555 : 0755));
+  file_attr_.mode.store(options_.file_mode >= 0 ? options_.file_mode
+                                                : (ro ? 0400 : 0600));
 }
 
 void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
   *st = {};
   st->st_ino = ino;
-  st->st_uid = uid_;
-  st->st_gid = gid_;
+  const InodeAttr& a = ino == kRootInode ? dir_attr_ : file_attr_;
+  st->st_uid = a.uid.load();
+  st->st_gid = a.gid.load();
   st->st_atim = st->st_mtim = st->st_ctim = mount_time_;
   if (ino == kRootInode) {
-    st->st_mode = S_IFDIR | (options_.read_only ? 0555 : 0755);
+    st->st_mode = S_IFDIR | a.mode.load();
     st->st_nlink = 2;
     st->st_blksize = 4096;
     return;
   }
-  st->st_mode = S_IFREG | (options_.read_only ? 0400 : 0600);
+  st->st_mode = S_IFREG | a.mode.load();
   st->st_nlink = 1;
   st->st_size = static_cast<off_t>(volume_->Size());
   st->st_blocks = static_cast<blkcnt_t>((volume_->Size() + 511) / 512);
@@ -116,6 +129,15 @@ void ViewFs::Revoke(bool unmount) {
   }
 }
 
+void ViewFs::Stop() {
+  struct fuse_session* se = session_.load();
+  if (se == nullptr) return;
+  fuse_session_exit(se);
+  if (!pthread_equal(pthread_self(), run_thread_)) {
+    pthread_kill(run_thread_, SIGTERM);  // interrupts Run()'s wait
+  }
+}
+
 Status ViewFs::Run(const std::function<void()>& on_mounted,
                    const std::function<void()>& before_teardown,
                    void (*on_sighup)(int)) {
@@ -137,13 +159,26 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
   }
   std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> session(
       se, fuse_session_destroy);
+  // libfuse installs its handlers only over the default action; a daemon
+  // started in the background of a script inherits SIGINT ignored, and
+  // SIGINT must still unmount.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   if (fuse_set_signal_handlers(se) != 0) {
     return Status::Unavailable("cannot install signal handlers");
   }
+  {
+    // libfuse's handler would end the session on SIGHUP: a hangup must
+    // never unmount.
+    struct sigaction sa = {};
+    sa.sa_handler = on_sighup != nullptr ? on_sighup : SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, nullptr);
+  }
   if (fuse_session_mount(se, options_.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
-    return Status::Unavailable(
-        "FUSE mount failed (is /dev/fuse available, and fuse3 installed?)");
+    return Status::Unavailable(MountFailureReason(options_.allow_other, geteuid()));
   }
   UringOptions uo;
   uo.mode = options_.io_uring;
@@ -156,19 +191,18 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
     uring_.reset();
     return us;
   }
-  if (on_sighup != nullptr) {
-    struct sigaction sa = {};
-    sa.sa_handler = on_sighup;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, nullptr);
-  }
   // The mount's entry, from /proc/self/mountinfo: stat() of the mountpoint
   // would ask this very daemon, whose loop is not running yet.
   std::unique_ptr<DaemonSocket> rendezvous;
   Result<MountInfo> mount = FindMount(options_.mountpoint);
   if (mount.ok() && mount->fstype == kViewFsType) {
     SetKernelReadahead(*mount);
-    rendezvous = Publish(options_.mountpoint, *mount);
+    // `luksfs shred` of this image asks for this before wiping keyslots.
+    rendezvous = Publish(options_.mountpoint, *mount, [this] {
+      LogError(options_.mountpoint + ": dropping the keys on request "
+               "(shred): the view is dark");
+      Revoke(false);
+    });
   } else {
     LogWarning("cannot find the new mount in /proc/self/mountinfo: " +
                (mount.ok() ? options_.mountpoint + ": another mount is on top"

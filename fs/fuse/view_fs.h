@@ -43,6 +43,20 @@ struct ViewOptions {
   // offers it, on requires it, off never tries.
   UringMode io_uring = UringMode::kAuto;
   unsigned uring_queue_depth = 8;  // entries per CPU queue
+  // Owner and permission bits of the view and of its directory, checked by
+  // the kernel (default_permissions). -1 / unset: the daemon's uid and gid,
+  // file 0600 (0400 read-only), directory 0755 (0555 read-only).
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  int file_mode = -1;  // 0..07777
+  int dir_mode = -1;   // 0..07777
+};
+
+// What chown(2)/chmod(2) changed, kept in memory for the life of the mount.
+struct InodeAttr {
+  std::atomic<uid_t> uid;
+  std::atomic<gid_t> gid;
+  std::atomic<mode_t> mode;  // permission bits only
 };
 
 class ViewFs {
@@ -53,8 +67,8 @@ class ViewFs {
   // (daemon_socket.h; only a warning if that fails), calls `on_mounted`,
   // serves until unmounted or signalled (SIGINT, SIGTERM), closes the
   // socket, then calls `before_teardown` (while the session still exists)
-  // and unmounts. SIGHUP does not end the session; it calls `on_sighup`
-  // (async-signal-safe work only).
+  // and unmounts. SIGHUP never ends the session: it calls `on_sighup`
+  // (async-signal-safe work only), or is ignored when that is null.
   Status Run(const std::function<void()>& on_mounted,
              const std::function<void()>& before_teardown = {},
              void (*on_sighup)(int) = nullptr);
@@ -65,10 +79,16 @@ class ViewFs {
   // exits. Safe from any thread while Run() is serving.
   void Revoke(bool unmount);
 
+  // Ends the session as SIGTERM does (the view unmounts, Run() returns).
+  // Safe from any thread, and from `on_mounted`.
+  void Stop();
+
   // --- called from the FUSE thunks (view_fs_ops.cc) ---
   Volume& volume() { return *volume_; }
   const ViewOptions& options() const { return options_; }
   void FillAttr(fuse_ino_t ino, struct stat* st) const;
+  // The in-memory owner and mode of `ino` (kRootInode or kViewInode).
+  InodeAttr& Attr(fuse_ino_t ino) { return ino == 1 ? dir_attr_ : file_attr_; }
 
  private:
   void SetKernelReadahead(const MountInfo& mount);
@@ -82,8 +102,8 @@ class ViewFs {
   std::atomic<struct fuse_session*> session_{nullptr};
   pthread_t run_thread_{};  // the thread in Run(); set before session_
   ViewOptions options_;
-  uid_t uid_;
-  gid_t gid_;
+  InodeAttr dir_attr_;
+  InodeAttr file_attr_;
   struct timespec mount_time_;
 };
 

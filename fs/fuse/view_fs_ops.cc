@@ -116,8 +116,22 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
       }
     }
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-      fuse_reply_err(req, EPERM);
-      return;
+      // chown/chmod live in memory for the life of the mount (libvirt's DAC
+      // labelling). The kernel checked the caller (default_permissions);
+      // check again: uid only by root, gid and mode by root or the owner.
+      const struct fuse_ctx* ctx = fuse_req_ctx(req);
+      InodeAttr& a = fs.Attr(ino);
+      const bool root = ctx->uid == 0;
+      const bool owner = root || ctx->uid == a.uid.load();
+      if (((to_set & FUSE_SET_ATTR_UID) && !root &&
+           attr->st_uid != a.uid.load()) ||
+          ((to_set & (FUSE_SET_ATTR_GID | FUSE_SET_ATTR_MODE)) && !owner)) {
+        fuse_reply_err(req, EPERM);
+        return;
+      }
+      if (to_set & FUSE_SET_ATTR_UID) a.uid.store(attr->st_uid);
+      if (to_set & FUSE_SET_ATTR_GID) a.gid.store(attr->st_gid);
+      if (to_set & FUSE_SET_ATTR_MODE) a.mode.store(attr->st_mode & 07777);
     }
     // Time updates are accepted and ignored (touch works).
     struct stat st;

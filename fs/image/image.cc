@@ -107,8 +107,30 @@ Result<Unlocked> UnlockImage(const OpenedImage& image,
     out.key = std::move(key).value();
     return out;
   }
+  // Key errors as vCenter raises them: the KMS unreachable, the key missing
+  // on the server, or the key refused (by the KMS, or by the image).
+  auto key_event = [&](const char* event, const std::string& reason) {
+    if (audit == nullptr) return;
+    audit->Event(event, {{"image_uuid", image.header.uuid},
+                         {"kms", binding->kms},
+                         {"key_id", binding->key_id},
+                         {"reason", reason}});
+  };
+  auto kms_failure = [&](const Status& s) {
+    switch (s.code()) {
+      case Status::Code::kUnavailable: key_event("kms_unreachable", s.message()); break;
+      case Status::Code::kNotFound: key_event("key_not_found", s.message()); break;
+      case Status::Code::kKeyRevoked:
+      case Status::Code::kPermissionDenied:
+      case Status::Code::kCorruption: key_event("unwrap_refused", s.message()); break;
+      default: break;  // a local problem (options, files): not a key event
+    }
+    return s;
+  };
   Set(failed, ImageStep::kKms);
-  LUKSFS_ASSIGN_OR_RETURN(out.kms, kms::OpenKms(binding->kms, request.kms));
+  auto client = kms::OpenKms(binding->kms, request.kms);
+  if (!client.ok()) return kms_failure(client.status());
+  out.kms = std::move(client).value();
   auto pass = out.kms->Unwrap(binding->wrapped);
   if (audit != nullptr) {
     audit->Event("unwrap", {{"image_uuid", image.header.uuid},
@@ -116,12 +138,17 @@ Result<Unlocked> UnlockImage(const OpenedImage& image,
                             {"key_id", binding->key_id},
                             {"result", pass.ok() ? "ok" : pass.status().message()}});
   }
-  if (!pass.ok()) return pass.status();
+  if (!pass.ok()) return kms_failure(pass.status());
   Set(failed, ImageStep::kUnlock);
   auto key = UnlockWithPassphrase(image, pass->span(), binding->keyslot,
                                   request.max_kdf_memory_kib);
   pass->Wipe();
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    key_event("unwrap_refused", "the unwrapped passphrase does not open keyslot " +
+                                    std::to_string(binding->keyslot) + ": " +
+                                    key.status().message());
+    return key.status();
+  }
   out.key = std::move(key).value();
   out.binding = std::move(binding);
   return out;

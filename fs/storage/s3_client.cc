@@ -393,6 +393,49 @@ Result<std::string> S3Client::Put(const std::string& key,
   return r.etag;
 }
 
+Result<std::string> S3Client::PutIf(const std::string& key,
+                                    std::span<const uint8_t> data,
+                                    const std::string& if_match,
+                                    bool if_none_match_any) {
+  Call c;
+  c.method = "PUT";
+  c.key = key;
+  c.body = data;
+  c.send_body = true;
+  c.what = "PUT";
+  if (!if_match.empty()) c.headers.emplace_back("if-match", if_match);
+  if (if_none_match_any) c.headers.emplace_back("if-none-match", "*");
+  LUKSFS_ASSIGN_OR_RETURN(Response r, Perform(c));
+  if (r.status != 200) return HttpError(c, r);
+  return r.etag;
+}
+
+Result<std::pair<std::string, std::string>> S3Client::GetSmall(
+    const std::string& key, size_t max_bytes) {
+  LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, Head(key));
+  if (info.size > max_bytes) {
+    return Status::ResourceExhausted(Describe(key) + ": " +
+                                     std::to_string(info.size) +
+                                     " bytes, more than expected");
+  }
+  std::string body(info.size, '\0');
+  LUKSFS_RETURN_IF_ERROR(GetRange(
+      key, 0,
+      std::span<uint8_t>(reinterpret_cast<uint8_t*>(body.data()), body.size()),
+      info.etag));
+  return std::pair{std::move(body), info.etag};
+}
+
+Status S3Client::Delete(const std::string& key) {
+  Call c;
+  c.method = "DELETE";
+  c.key = key;
+  c.what = "DELETE";
+  LUKSFS_ASSIGN_OR_RETURN(Response r, Perform(c));
+  if (r.status != 204 && r.status != 200 && r.status != 404) return HttpError(c, r);
+  return Status();
+}
+
 Result<std::string> S3Client::CreateMultipartUpload(const std::string& key) {
   Call c;
   c.method = "POST";

@@ -65,6 +65,22 @@ class S3Client {
   // Single PUT of a whole object; returns the new ETag (may be empty).
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data);
 
+  // Conditional single PUT: with if_none_match_any the server refuses
+  // (412, kIOError ESTALE) if the key exists ("If-None-Match: *"); with a
+  // non-empty if_match, if its ETag is another. Returns the new ETag.
+  Result<std::string> PutIf(const std::string& key,
+                            std::span<const uint8_t> data,
+                            const std::string& if_match,
+                            bool if_none_match_any);
+
+  // The whole of a small object (at most max_bytes), with its ETag.
+  // kNotFound if it does not exist; kResourceExhausted if too large.
+  Result<std::pair<std::string, std::string>> GetSmall(const std::string& key,
+                                                       size_t max_bytes);
+
+  // DELETE of an object; a missing object is not an error.
+  Status Delete(const std::string& key);
+
   Result<std::string> CreateMultipartUpload(const std::string& key);
   // Part numbers are 1..10000. Both return the part's ETag.
   Result<std::string> UploadPart(const std::string& key,

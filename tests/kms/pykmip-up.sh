@@ -12,7 +12,11 @@
 #   certs/rogue-ca.crt, certs/rogue-client.{crt,key}   a second CA and a client cert it signed
 #   server.conf, policies/, pykmip.db, server.log, pykmip.pid
 #   endpoint                     "127.0.0.1:PORT"
-# Recipe: /work/shared/reference/kmip.md section 2 (TLS1.2 suite, client EKU enforced).
+#   attributes.log               (launcher only) "UID NAME=VALUE" per Add Attribute
+# Environment: PYKMIP_VERSIONS=1.1,1.0 restricts the server to those KMIP versions (a KMIP 1.1
+# key server); PYKMIP_VERSIONS or PYKMIP_ADD_ATTRIBUTE=1 starts it through tests/kms/pykmip_launcher.py,
+# which also implements Add Attribute for x- custom attributes and logs each request's version.
+# TLS 1.2 cipher suites PyKMIP 0.10 accepts; the client certificates carry the clientAuth EKU it enforces.
 set -euo pipefail
 
 DIR="${1:?usage: pykmip-up.sh DIR [PORT]}"
@@ -67,7 +71,13 @@ database_path=$DIR/pykmip.db
 EOF
 
 rm -f "$DIR/pykmip.db" "$DIR/endpoint"
-setsid "$PY" /usr/bin/pykmip-server -f "$DIR/server.conf" -l "$DIR/server.log" \
+SERVER=(/usr/bin/pykmip-server)
+if [[ -n "${PYKMIP_VERSIONS:-}" || "${PYKMIP_ADD_ATTRIBUTE:-}" == 1 ]]; then
+    SERVER=("$(cd "$(dirname "$0")" && pwd)/pykmip_launcher.py" --attr-log "$DIR/attributes.log")
+    [[ -n "${PYKMIP_VERSIONS:-}" ]] && SERVER+=(--versions "$PYKMIP_VERSIONS")
+    rm -f "$DIR/attributes.log"
+fi
+setsid "$PY" "${SERVER[@]}" -f "$DIR/server.conf" -l "$DIR/server.log" \
     </dev/null >"$DIR/server.out" 2>&1 &
 echo $! >"$DIR/pykmip.pid"
 pid=$(cat "$DIR/pykmip.pid")

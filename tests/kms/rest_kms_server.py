@@ -32,11 +32,28 @@ Sources of the shapes and codes:
     min_decryption_version above latest_version (400), delete needs
     deletion_allowed (400).
 
+  IBM Cloud IAM token API (cloud.ibm.com/apidocs/iam-identity-token-api,
+    "Create an IAM access token for a user or service ID using an API
+    key"): POST /identity/token, form body
+    grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=KEY ->
+    {"access_token", "refresh_token", "token_type": "Bearer",
+    "expires_in", "expiration", "scope"}; an unknown key -> 400
+    {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could not
+    be found."}; a wrong grant type -> 400 BXNIM0003E (assumed). Tokens live
+    --iam-token-lifetime seconds; Key Protect answers an expired one with
+    401. Each exchange appends a line to --iam-log. While the file
+    --iam-refuse-file exists, the API key is refused (400 BXNIM0415E) and
+    IAM tokens are refused by Key Protect (401), as when a service ID's key
+    is deleted.
+  Key Protect "rotate" (a new key version) and "rewrap" (ciphertext of any
+    version -> ciphertext under the newest) actions.
+
 Usage:
   rest_kms_server.py --port-file FILE [--tls-port-file FILE --tls-dir DIR]
       [--kp-token T] [--kp-instance I] [--vault-token T]
       [--vault-limited-token T]
       [--seed kp:KEY-ID]... [--seed vault:MOUNT/NAME]...
+      [--iam-api-key K] [--iam-token-lifetime S] [--iam-log FILE]
 Listens on 127.0.0.1, ephemeral ports; the port (decimal) is written
 atomically to FILE once listening. With --tls-dir, a self-signed
 certificate for 127.0.0.1 is made there (cert.pem, key.pem, and
@@ -54,6 +71,8 @@ import re
 import ssl
 import struct
 import threading
+import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -64,6 +83,7 @@ ARGS = None
 KP_KEYS = {}     # id -> {"versions": [bytes], "state": int, "name": str, ...}
 VAULT_KEYS = {}  # (mount, name) -> {"versions": [bytes], "min_dec": int, ...}
 VAULT_MOUNTS = {"transit"}
+IAM_TOKENS = {}  # access token -> expiry (time.time())
 
 
 def now_iso():
@@ -129,7 +149,9 @@ class Handler(BaseHTTPRequestHandler):
         self.raw_body = self.rfile.read(n) if n else b""
         path = self.path.split("?", 1)[0]
         with LOCK:
-            if path.startswith("/api/v2/"):
+            if path == "/identity/token" and method == "POST":
+                self.iam_token()
+            elif path.startswith("/api/v2/"):
                 self.key_protect(method, path[len("/api/v2/"):])
             elif path.startswith("/v1/"):
                 self.vault(method, path[len("/v1/"):])
@@ -157,9 +179,50 @@ class Handler(BaseHTTPRequestHandler):
             r["deletionDate"] = k.get("deleted_at", now_iso())
         return r
 
+    # --- IBM Cloud IAM ------------------------------------------------------
+    def iam_token(self):
+        form = urllib.parse.parse_qs(self.raw_body.decode("utf-8", "replace"))
+        if form.get("grant_type") != ["urn:ibm:params:oauth:grant-type:apikey"]:
+            return self.send_json(400, {
+                "errorCode": "BXNIM0003E",
+                "errorMessage": "Operation not supported.",
+                "context": {"requestId": str(uuid.uuid4())}})
+        refused = ARGS.iam_refuse_file and os.path.exists(ARGS.iam_refuse_file)
+        if refused or not ARGS.iam_api_key or form.get("apikey") != [ARGS.iam_api_key]:
+            return self.send_json(400, {
+                "errorCode": "BXNIM0415E",
+                "errorMessage": "Provided API key could not be found.",
+                "context": {"requestId": str(uuid.uuid4())}})
+        token = "iam-" + uuid.uuid4().hex
+        life = ARGS.iam_token_lifetime
+        IAM_TOKENS[token] = time.time() + life
+        if ARGS.iam_log:
+            with open(ARGS.iam_log, "a") as f:
+                f.write("%.3f token issued, expires in %d s\n" % (time.time(), life))
+        return self.send_json(200, {
+            "access_token": token, "refresh_token": "not_supported",
+            "ims_user_id": 1, "token_type": "Bearer", "expires_in": life,
+            "expiration": int(time.time()) + life, "scope": "ibm openid"})
+
+    def kp_token_ok(self, auth):
+        if ARGS.kp_token and auth == "Bearer " + ARGS.kp_token:
+            return True
+        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        expiry = IAM_TOKENS.get(token)
+        if expiry is None:
+            return False
+        if ARGS.iam_refuse_file and os.path.exists(ARGS.iam_refuse_file):
+            return False
+        if time.time() >= expiry:
+            if ARGS.iam_log:
+                with open(ARGS.iam_log, "a") as f:
+                    f.write("%.3f expired token refused\n" % time.time())
+            return False
+        return True
+
     def key_protect(self, method, rest):
         auth = self.headers.get("authorization", "")
-        if auth != "Bearer " + ARGS.kp_token:
+        if not self.kp_token_ok(auth):
             return self.kp_error(401, "UNAUTHORIZED_ERR",
                                  "The user does not have access to the specified resource",
                                  "Unauthorized: The user does not have access to the specified resource")
@@ -240,6 +303,10 @@ class Handler(BaseHTTPRequestHandler):
         if action == "disable":
             k["state"] = 2
             return self.send_json(204)
+        if action == "rotate":
+            k["versions"].append(os.urandom(32))
+            k["version_ids"].append(str(uuid.uuid4()))
+            return self.send_json(204)
         aad = "".join(body.get("aad") or []).encode()
         if action == "wrap":
             try:
@@ -260,6 +327,25 @@ class Handler(BaseHTTPRequestHandler):
             if not body.get("plaintext"):
                 out["plaintext"] = base64.b64encode(pt).decode()
             return self.send_json(200, out)
+        if action == "rewrap":
+            try:
+                raw = base64.b64decode(body.get("ciphertext", ""), validate=True)
+                ver = struct.unpack(">I", raw[:4])[0]
+                pt = AESGCM(k["versions"][ver]).decrypt(raw[4:16], raw[16:], aad)
+            except Exception:  # noqa: BLE001 - any failure is "bad ciphertext"
+                return self.kp_error(422, "UNPROCESSABLE_CIPHERTEXT_ERR",
+                                     "The provided ciphertext is invalid or corrupted",
+                                     "Unprocessable Entity: Rewrap with key could not be performed")
+            new = len(k["versions"]) - 1
+            nonce = os.urandom(12)
+            ct = AESGCM(k["versions"][new]).encrypt(nonce, pt, aad)
+            if ARGS.iam_log:
+                with open(ARGS.iam_log, "a") as f:
+                    f.write("%.3f rewrap v%d -> v%d\n" % (time.time(), ver, new))
+            return self.send_json(200, {
+                "ciphertext": base64.b64encode(struct.pack(">I", new) + nonce + ct).decode(),
+                "keyVersion": {"id": k["version_ids"][new],
+                               "creationDate": k["created"]}})
         if action == "unwrap":
             try:
                 raw = base64.b64decode(body.get("ciphertext", ""), validate=True)
@@ -457,6 +543,10 @@ def main():
                    help="a token allowed only transit encrypt/decrypt")
     p.add_argument("--vault-mount", action="append", default=[])
     p.add_argument("--seed", action="append", default=[])
+    p.add_argument("--iam-api-key", default="")
+    p.add_argument("--iam-token-lifetime", type=int, default=3600)
+    p.add_argument("--iam-log", default="")
+    p.add_argument("--iam-refuse-file", default="")
     ARGS = p.parse_args()
     exit_with_parent()
     VAULT_MOUNTS.update(ARGS.vault_mount)

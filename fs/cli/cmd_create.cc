@@ -1,0 +1,85 @@
+// `luksfs create IMAGE SIZE`: option checks, the secret, the optional KMS
+// binding, and exit codes. The image itself is made by fs/prep/create.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/secure_buffer.h"
+#include "crypto/keyslot_create.h"
+#include "crypto/luks2_writer.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/image.h"
+#include "fs/cli/prep_secret.h"
+#include "fs/prep/create.h"
+#include "fs/prep/interrupt.h"
+#include "fs/prep/s3_output.h"
+
+namespace luksfs::cli {
+
+namespace {
+
+int CreateExit(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kNotSupported:
+      return kExitUsage;
+    case Status::Code::kIOError:
+    case Status::Code::kNotFound:
+      return kExitStorage;
+    case Status::Code::kUnavailable:
+      return 128 + 2;  // interrupted (SIGINT), as convert
+    default:
+      return kExitBadImage;
+  }
+}
+
+}  // namespace
+
+int RunCreate(const Command& cmd) {
+  const PrepConfig& p = cmd.prep;
+  const bool to_s3 = p.a.rfind("s3://", 0) == 0;
+  std::unique_ptr<fs::prep::OutputSink> s3_out;
+  if (to_s3) {
+    auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    s3_out = std::move(o).value();
+  } else if (!p.force && fs::prep::PathExists(p.a)) {
+    return Report({kExitUsage, p.a + ": already exists (use --force to replace it)"});
+  }
+  fs::prep::FormatOptions format = p.format;
+  SecureBuffer pass;
+  std::optional<KmsBinding> binding;
+  if (!cmd.kms.uri.empty()) {
+    if (auto e = BindNewImage(cmd.kms, p.a, &format, &pass, &binding)) return Report(*e);
+  } else {
+    auto secret = ReadNewSecret(p.new_secret, p.a);
+    if (!secret.ok()) return Report({kExitNoKey, p.a + ": " + secret.status().message()});
+    pass = std::move(secret).value();
+  }
+  // From here signals become a flag (not before: a prompt must stay
+  // interruptible): the output is discarded (file unlinked, upload aborted)
+  // instead of the process dying mid-write.
+  fs::prep::InstallInterruptHandler();
+  auto made = to_s3 ? fs::prep::CreateImageIn(*s3_out, p.size, format, pass.span())
+                    : fs::prep::CreateImage(p.a, p.size, format, pass.span(), p.force);
+  if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
+  if (binding) {
+    // Prove it: the new image opens with the generated passphrase.
+    OpenedImage again;
+    if (auto e = OpenImage(p.a, false, cmd.storage, &again)) return Report(*e);
+    crypto::UnlockedKey check;
+    if (auto e = UnlockWithPassphrase(again, pass.span(), 0, 1048576, &check)) {
+      if (!to_s3) unlink(p.a.c_str());
+      return Report({kExitBadImage, "BUG: the new image does not open: " + e->message});
+    }
+  }
+  pass.Wipe();
+  std::cout << p.a << ": LUKS" << format.version << ", " << p.size
+            << " bytes of data at offset " << made->data_offset << ", sector "
+            << made->sector_size << ", UUID " << made->uuid;
+  if (binding) std::cout << ", bound to " << binding->kms << " (keyslot 0, token 0)";
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace luksfs::cli

@@ -1,0 +1,120 @@
+#!/bin/bash
+# `luksfs convert` to and from S3 against a real server (Ceph radosgw, tests/s3/ceph-up.sh):
+#   * raw -> s3://.../enc.luks (LUKS2) is one streamed multipart upload (ETag "...-N"); the object,
+#     downloaded with curl, opens with cryptsetup and decrypts (oracle) to SRC
+#   * s3:// LUKS2 SRC -> local raw (decrypt): equal to SRC; compare reads s3:// too
+#   * create s3://KEY: the downloaded object opens with cryptsetup
+#   * an existing object is refused without --force
+#   * SIGINT during an upload (convert, and create's zero fill): exit 130, no object under the
+#     key, no multipart upload left
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh"
+need_luksfs
+S3DIR="$TESTS_DIR/s3"
+for b in radosgw ceph-mon ceph-osd curl; do
+    command -v "$b" >/dev/null || fail "$b not installed (run make deps)"
+done
+cd "$WORK"
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export D="$WORK/ceph" PORT MON_PORT STORE=memstore
+PORT=$(free_port)
+MON_PORT=$(free_port)
+export AWS_ACCESS_KEY_ID=ciaccesskey AWS_SECRET_ACCESS_KEY=cisecretkey0123456789 AWS_REGION=us-east-1
+export AK=$AWS_ACCESS_KEY_ID SK=$AWS_SECRET_ACCESS_KEY
+export S3_ENDPOINT="http://127.0.0.1:$PORT"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SHARED_CREDENTIALS_FILE
+s3_cleanup() {
+    local rc=$?
+    set +e
+    "$S3DIR/ceph-down.sh" >/dev/null 2>&1
+    (exit $rc)
+    _cleanup
+}
+trap s3_cleanup EXIT
+s3() { "$PY" "$S3DIR/s3req.py" "$@"; }
+# Downloads with curl: the object must be readable by a plain HTTP client (SigV4 by curl).
+scurl() {
+    curl -sS --fail --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AK:$SK" \
+        -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
+}
+EP=(--s3-endpoint "$S3_ENDPOINT")
+CHEAP=(--pbkdf pbkdf2 --pbkdf-force-iterations 1000)
+
+log "starting radosgw (mon $MON_PORT, rgw $PORT)"
+if ! "$S3DIR/ceph-up.sh" >"$WORK/ceph-up.log" 2>&1; then
+    log "ceph-up.sh failed once ($(tail -1 "$WORK/ceph-up.log")); retrying"
+    "$S3DIR/ceph-down.sh" >/dev/null 2>&1
+    "$S3DIR/ceph-up.sh" >"$WORK/ceph-up.log" 2>&1 || fail "ceph-up.sh failed: $(tail -5 "$WORK/ceph-up.log")"
+fi
+s3 mb images
+write_secret pw "s3 convert passphrase"
+pattern_file src.raw $((40 * MiB)) 5
+dd if=/dev/zero of=src.raw bs=1M seek=4 count=12 conv=notrunc status=none
+
+log "raw -> s3:// LUKS2: streamed multipart upload, checked with curl + cryptsetup + oracle"
+assert_exit 0 "$LUKSFS" convert "${EP[@]}" "${CHEAP[@]}" --new-passphrase-file pw src.raw s3://images/enc.luks
+etag=$(s3 head images enc.luks | cut -d' ' -f2)
+[[ "$etag" == *-* ]] || fail "not a multipart upload: ETag $etag"
+scurl -o enc.luks "$S3_ENDPOINT/images/enc.luks"
+cryptsetup open --test-passphrase --key-file pw enc.luks || fail "cryptsetup refuses the uploaded image"
+dump_vk enc.luks pw enc.vk
+oracle_decrypt enc.luks enc.vk enc.plain
+assert_files_eq src.raw enc.plain "oracle plaintext of the uploaded image"
+
+log "s3:// LUKS2 -> raw (decrypt) and -> s3:// raw; compare on s3://"
+assert_exit 0 "$LUKSFS" convert "${EP[@]}" -O raw --passphrase-file pw s3://images/enc.luks dec.raw
+assert_files_eq src.raw dec.raw "decrypted from s3://"
+assert_exit 0 "$LUKSFS" convert "${EP[@]}" -O raw --passphrase-file pw s3://images/enc.luks s3://images/dec.raw
+scurl -o dec2.raw "$S3_ENDPOINT/images/dec.raw"
+assert_files_eq src.raw dec2.raw "decrypted into s3:// (zero runs filled)"
+assert_exit 0 "$LUKSFS" compare "${EP[@]}" src.raw s3://images/enc.luks --b-passphrase-file pw
+
+log "create s3://: the object opens with cryptsetup"
+assert_exit 0 "$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/new.luks 8M
+scurl -o new.luks "$S3_ENDPOINT/images/new.luks"
+assert_eq $((16 * MiB + 8 * MiB)) "$(stat -c %s new.luks)" "created object size"
+cryptsetup open --test-passphrase --key-file pw new.luks || fail "cryptsetup refuses the created object"
+assert_exit 1 "$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/new.luks 8M
+
+log "refusal: existing object"
+assert_exit 1 "$LUKSFS" convert "${EP[@]}" "${CHEAP[@]}" --new-passphrase-file pw src.raw s3://images/enc.luks
+grep -q 'already exists' "$WORK/last.err" || fail "no 'already exists': $(cat "$WORK/last.err")"
+
+log "SIGINT during an upload: no object, no multipart upload left"
+truncate -s 300M big.raw
+for off in 0 100 200; do head -c 4M /dev/urandom | dd of=big.raw bs=1M seek=$off conv=notrunc status=none; done
+"$LUKSFS" convert "${EP[@]}" "${CHEAP[@]}" --new-passphrase-file pw --threads 1 --block-size 1 \
+    --json-progress big.raw s3://images/int.luks 2>int.err &
+cpid=$!
+for _ in $(seq 1 400); do
+    grep -q '"done":[1-9][0-9]\{7\}' int.err 2>/dev/null && break   # >= 10 MB uploaded
+    sleep 0.05
+done
+kill -INT "$cpid"
+set +e; wait "$cpid"; rc=$?; set -e
+if [[ $rc == 0 ]]; then
+    log "the upload finished before the signal; interrupt not exercised"
+else
+    [[ $rc == 130 ]] || fail "interrupted upload exit $rc (want 130): $(tail -2 int.err)"
+    s3 head images int.luks >/dev/null 2>&1 && fail "an object exists after the interrupted upload"
+    s3 uploads images >uploads.xml
+    grep -q '<UploadId>' uploads.xml && fail "multipart upload left behind: $(cat uploads.xml)"
+    log "interrupted upload exited 130; no object, no upload left"
+fi
+
+log "SIGINT during create s3:// (the zero fill): no object, no upload left"
+"$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/intc.luks 1G 2>intc.err &
+cpid=$!
+sleep 2
+kill -INT "$cpid"
+set +e; wait "$cpid"; rc=$?; set -e
+if [[ $rc == 0 ]]; then
+    log "create finished before the signal; interrupt not exercised"
+else
+    [[ $rc == 130 ]] || fail "interrupted create exit $rc (want 130): $(cat intc.err)"
+    s3 head images intc.luks >/dev/null 2>&1 && fail "an object exists after the interrupted create"
+    s3 uploads images >uploads.xml
+    grep -q '<UploadId>' uploads.xml && fail "multipart upload left behind: $(cat uploads.xml)"
+    log "interrupted create exited 130; no object, no upload left"
+fi
+finish
