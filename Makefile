@@ -18,6 +18,7 @@ BUILD := build
 
 CXX ?= g++
 PKGS := fuse3 openssl libsodium libargon2 libcurl liburing
+PKGS += libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 BOOST_LIBS ?= -lboost_program_options
@@ -122,6 +123,7 @@ FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=3
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
 FUZZ_LIB_SRCS += fs/storage/lease_record.cc  # pure parser, for fs/lease_record_fuzz.cc
+FUZZ_LIB_SRCS += fs/partition_table.cc
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))
 fuzz: $(FUZZ_BINS)
 $(BUILD)/fuzzobj/%.o: %.cc
@@ -139,13 +141,28 @@ bench: deps all
 
 install: $(BUILD)/luksfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
+	install -s -m 0755 $(BUILD)/luksfs $(DESTDIR)$(PREFIX)/bin/luksfs
 	ln -sf ../bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs
 	install -m 0644 man/luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+	ln -sf luksfs.8 $(DESTDIR)$(PREFIX)/share/man/man8/mount.luksfs.8
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 contrib/completion/luksfs.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs
+	ln -sf luksfs $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples
+	sed 's|/usr/bin/luksfs|$(PREFIX)/bin/luksfs|' contrib/systemd/luksfs@.service \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	install -m 0644 contrib/systemd/mnt-vm1.mount contrib/systemd/fstab.example \
+	    contrib/systemd/vm1.conf.example $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/luksfs $(DESTDIR)$(PREFIX)/sbin/mount.luksfs \
 	      $(DESTDIR)$(PREFIX)/share/man/man8/luksfs.8
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man8/mount.luksfs.8 \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/luksfs \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mount.luksfs \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/luksfs@.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/luksfs/examples
 
 clean:
 	rm -rf $(BUILD)

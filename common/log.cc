@@ -1,9 +1,13 @@
 #include "common/log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <ctime>
 #include <string>
 
 namespace luksfs {
@@ -13,6 +17,7 @@ namespace {
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_syslog{false};
 std::string* g_ident = nullptr;  // kept alive for openlog(3)
+std::atomic<int> g_file_fd{-1};  // LogToFile; never closed (lives as long as the process)
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -42,6 +47,21 @@ void LogToSyslog(std::string_view ident) {
   g_syslog = true;
 }
 
+Status LogToFile(const std::string& path) {
+  const int fd = open(path.c_str(),
+                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return PosixError("cannot open log file '" + path + "'", errno);
+  const int old = g_file_fd.exchange(fd);
+  if (old >= 0) close(old);
+  g_syslog = false;
+  return Status::Ok();
+}
+
+bool SyslogAvailable() {
+  struct stat st;
+  return stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 void SetLogLevel(LogLevel min_level) {
   g_min_level = static_cast<int>(min_level);
 }
@@ -53,7 +73,24 @@ void Log(LogLevel level, std::string_view message) {
            message.data());
     return;
   }
-  std::string line = "luksfs: ";
+  const int file_fd = g_file_fd.load();
+  std::string line;
+  if (file_fd >= 0) {
+    char stamp[32];
+    const time_t now = time(nullptr);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    line = std::string(stamp) + " luksfs[" + std::to_string(getpid()) + "]: ";
+    line += LevelName(level);
+    line += ": ";
+    line += message;
+    line += '\n';
+    ssize_t ignored = write(file_fd, line.data(), line.size());
+    (void)ignored;
+    return;
+  }
+  line = "luksfs: ";
   if (level != LogLevel::kInfo) {
     line += LevelName(level);
     line += ": ";

@@ -7,7 +7,10 @@
 // written with a single write(2)/syslog(3) call, so lines never interleave.
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include "common/status.h"
 
 namespace luksfs {
 
@@ -17,6 +20,15 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 // REQUIRES: called before other threads log (at start-up or daemonising).
 void LogToSyslog(std::string_view ident);
 void SetLogLevel(LogLevel min_level);
+
+// Appends lines, each "<ISO 8601 UTC time> luksfs[PID]: <level>: message",
+// to PATH (created 0600; a symlink is refused). Errors: PosixError naming
+// PATH. REQUIRES: as LogToSyslog.
+Status LogToFile(const std::string& path);
+
+// True when a syslog socket (/dev/log) exists: syslog(3) would reach a
+// daemon or the journal, not drop the lines.
+bool SyslogAvailable();
 
 void Log(LogLevel level, std::string_view message);
 

@@ -8,6 +8,7 @@ PACKAGES=(
   g++ make pkg-config libfuse3-dev libssl-dev libsodium-dev libargon2-dev
   libboost-program-options-dev nlohmann-json3-dev libcurl4-openssl-dev
   libgtest-dev clang libclang-rt-14-dev liburing-dev
+  libsystemd-dev fdisk
   # run and test
   fuse3 cryptsetup-bin qemu-utils python3 python3-cryptography fio argon2
   util-linux procps python3-pykmip openssl

@@ -1,5 +1,6 @@
-// The LUKS2 binary header (luks.md §3.2) and the reading of one header copy
-// (§3.3): binary header checks, checksum, then the JSON area.
+// The LUKS2 binary header (LUKS2 On-Disk Format Specification, "Binary
+// header"; doc/formats.md) and the reading of one header copy: binary header
+// checks, checksum, then the JSON area.
 //
 // On disk: the primary copy at byte 0 and the secondary copy at byte
 // hdr_size, each a 4096-byte binary header followed by hdr_size - 4096 bytes

@@ -1,5 +1,6 @@
 // ReadLuks2Header: reads both LUKS2 header copies and picks one
-// (luks.md §3.3 steps 3 and 5).
+// (LUKS2 On-Disk Format Specification, "LUKS2 header": the copy with the
+// higher seqid wins; doc/formats.md).
 
 #include <new>
 #include <string>

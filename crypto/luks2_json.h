@@ -1,5 +1,5 @@
 // LUKS2 JSON metadata area -> the JSON-derived fields of a LuksHeader
-// (luks.md §3.3 step 4 and 6, §3.4).
+// (LUKS2 On-Disk Format Specification, "JSON area" and its objects).
 //
 // The input is untrusted. Before anything is parsed the area is scanned: it
 // must start with '{', nesting may not exceed kLuks2MaxJsonDepth outside

@@ -97,6 +97,11 @@ Status CheckMountable(const LuksHeader& h) {
         ", inside the " + std::to_string(header_end) +
         "-byte header area) is not supported");
   }
+  if (h.keyslots.empty()) {
+    // cryptsetup luksErase, or a luksfs shred: no key can open it again.
+    return Status::PermissionDenied(
+        "no key: the image has no keyslot left (shredded or erased)");
+  }
   if (h.key_bytes == 0) {
     return Status::Corruption("no digest covers data segment 0");
   }

@@ -122,7 +122,8 @@ Result<LuksHeader> ReadLuksHeader(const ReadFn& read, uint64_t image_size);
 
 // Whether the header's data segment can be served: exactly one crypt segment,
 // no mandatory requirements (e.g. reencryption in progress), no integrity,
-// a supported cipher. Errors: kNotSupported with the reason.
+// a supported cipher. Errors: kNotSupported with the reason;
+// kPermissionDenied "no key: ..." when no keyslot is left (erased/shredded).
 Status CheckMountable(const LuksHeader& header);
 
 // The plaintext view of segment 0 on an image of `image_size` bytes.

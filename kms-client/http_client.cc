@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "kms-client/cert_info.h"
+#include "common/retry_policy.h"
 #include "kms-client/tls_connection.h"
 
 namespace luksfs::kms {
@@ -157,13 +158,13 @@ Result<HttpResponse> HttpClient::Send(std::string_view method,
         SendOnce(method, url, headers, secret_header, body, &retryable);
     if (r.ok()) {
       long st = r->status;
-      retryable = st == 429 || (st >= 500 && st != 501);
+      retryable = RetryableHttpStatus(st);
       if (!retryable || attempt >= attempts) return r;
       WipeString(r->body);
     } else if (!retryable || attempt >= attempts) {
       return r;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+    std::this_thread::sleep_for(RetryPolicy::Kms().Delay(unsigned(attempt - 1)));
   }
 }
 

@@ -328,8 +328,7 @@ Result<std::unique_ptr<KmsClient>> OpenKeyProtect(std::string_view uri,
   LUKSFS_ASSIGN_OR_RETURN(RestUri u, ParseRestUri(uri, "kp"));
   if (!ValidPathSegment(u.path)) {
     return Status::InvalidArgument(
-        "\"" + std::string(uri) +
-        "\": expected kp+https://HOST[:PORT]/KEY-ID (id or alias: "
+        "expected kp+https://HOST[:PORT]/KEY-ID (id or alias: "
         "A-Z a-z 0-9 . _ -)");
   }
   if (options.instance_id.empty()) {

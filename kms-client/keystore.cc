@@ -9,6 +9,9 @@
 #include <ctime>
 #include <utility>
 
+#include "common/hex.h"
+#include "common/secret_file.h"
+
 namespace luksfs::kms {
 
 namespace {
@@ -185,13 +188,7 @@ class KeystoreClient : public KmsClient {
 std::string RandomKeyName() {
   uint8_t r[8];
   randombytes_buf(r, sizeof r);
-  static const char kHex[] = "0123456789abcdef";
-  std::string name = "key-";
-  for (uint8_t b : r) {
-    name += kHex[b >> 4];
-    name += kHex[b & 15];
-  }
-  return name;
+  return "key-" + HexEncode(r);
 }
 
 Status AddKeyTo(KeystoreFile& file, const std::string& name) {
@@ -224,64 +221,34 @@ Status AddKeyTo(KeystoreFile& file, const std::string& name) {
 Result<SecureBuffer> ReadPassphraseFile(std::string_view path) {
   if (path.empty()) {
     return Status::InvalidArgument(
-        "keystore passphrase: no passphrase file given");
-  }
-  const bool from_stdin = path == "-";
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer buf,
-                          SecureBuffer::Create(kMaxPassphrase + 1));
-  int fd = 0;
-  std::string p(path);
-  if (!from_stdin) {
-    fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return Status::NotFound(p + ": no such file");
-      return PosixError(p, errno);
-    }
-  }
-  size_t n = 0;
-  Status s;
-  // From stdin, read byte by byte up to the first newline, so nothing after
-  // the passphrase line is consumed; from a file, read it all.
-  while (n < buf.size()) {
-    size_t want = from_stdin ? 1 : buf.size() - n;
-    ssize_t r = read(fd, buf.data() + n, want);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      s = PosixError(from_stdin ? "stdin" : p, errno);
-      break;
-    }
-    if (r == 0) break;
-    n += size_t(r);
-    if (from_stdin && buf.data()[n - 1] == '\n') break;
-  }
-  if (!from_stdin) close(fd);
-  LUKSFS_RETURN_IF_ERROR(s);
-  if (n > kMaxPassphrase) {
-    return Status::InvalidArgument(p + ": passphrase longer than 4096 bytes");
+        "keystore passphrase: no passphrase file given (use "
+        "--keystore-passphrase-file FILE)");
   }
   // The first line is the passphrase, without its newline (nothing else is
   // stripped), as --passphrase-file reads it.
-  const uint8_t* nl =
-      static_cast<const uint8_t*>(std::memchr(buf.data(), '\n', n));
-  if (nl != nullptr) n = size_t(nl - buf.data());
-  if (n == 0) return Status::InvalidArgument(p + ": empty passphrase");
-  buf.Truncate(n);
+  const std::string p(path);
+  LUKSFS_ASSIGN_OR_RETURN(
+      SecureBuffer buf,
+      ReadSecretFile(p, "keystore passphrase file", SecretFormat::kFirstLine,
+                     kMaxPassphrase));
+  if (buf.empty()) {
+    return Status::InvalidArgument("keystore passphrase file '" + p +
+                                   "' holds an empty passphrase");
+  }
   return buf;
 }
 
 Result<KeystoreUri> ParseKeystoreUri(std::string_view uri, bool require_key) {
   constexpr std::string_view kScheme = "file:";
   if (uri.substr(0, kScheme.size()) != kScheme) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": not a file: URI");
+    return Status::InvalidArgument("not a file: URI");
   }
   std::string_view rest = uri.substr(kScheme.size());
   if (rest.substr(0, 2) == "//") {
     rest.remove_prefix(2);  // file:///PATH: empty authority only
     if (rest.empty() || rest[0] != '/') {
       return Status::InvalidArgument(
-          "\"" + std::string(uri) +
-          "\": file: URIs take no host (use file:/PATH#KEY-NAME)");
+          "file: URIs take no host (use file:/PATH#KEY-NAME)");
     }
   }
   KeystoreUri out;
@@ -291,17 +258,14 @@ Result<KeystoreUri> ParseKeystoreUri(std::string_view uri, bool require_key) {
     out.key_name = std::string(rest.substr(hash + 1));
   }
   if (out.path.empty()) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": missing keystore path");
+    return Status::InvalidArgument("missing keystore path");
   }
   if (!out.key_name.empty() && !ValidKeyName(out.key_name)) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": bad key name after '#' (use 1-128 of "
+    return Status::InvalidArgument("bad key name after '#' (use 1-128 of "
                                    "A-Z a-z 0-9 . _ -)");
   }
   if (require_key && out.key_name.empty()) {
-    return Status::InvalidArgument("\"" + std::string(uri) +
-                                   "\": missing key name (file:/PATH#KEY-NAME)");
+    return Status::InvalidArgument("missing key name (file:/PATH#KEY-NAME)");
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include <span>
 #include <utility>
 
+#include "common/atomic_file.h"
 #include "common/unique_fd.h"
 
 namespace luksfs::kms {
@@ -107,27 +108,14 @@ class WriteLock {
     while (flock(fd, LOCK_EX) != 0) {
       if (errno != EINTR) return PosixError(lock_path + ": flock", errno);
     }
-    return std::unique_ptr<WriteLock>(new WriteLock(guard.release()));
+    return std::unique_ptr<WriteLock>(new WriteLock(std::move(guard)));
   }
-  ~WriteLock() { close(fd_); }  // releases the lock
+  // The destructor closes the descriptor, which releases the lock.
 
  private:
-  explicit WriteLock(int fd) : fd_(fd) {}
-  int fd_;
+  explicit WriteLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
-
-Status WriteAll(int fd, const uint8_t* p, size_t n, const std::string& what) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(what, errno);
-    }
-    p += w;
-    n -= size_t(w);
-  }
-  return Status::Ok();
-}
 
 Result<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -149,13 +137,6 @@ Result<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
     if (out.size() > kMaxFileBytes) return Corrupt(path, "file too large");
   }
   return out;
-}
-
-std::string DirName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 }  // namespace
@@ -391,29 +372,7 @@ Status KeystoreFile::Write(const std::vector<StoredKey>& keys,
   crypto_generichash(sum, sizeof sum, file.data(), file.size(), nullptr, 0);
   file.insert(file.end(), sum, sum + sizeof sum);
 
-  std::string tmp = path_ + ".tmp.XXXXXX";
-  int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return PosixError(path_ + ": creating temporary file", errno);
-  UniqueFd guard(fd);
-  Status s = WriteAll(fd, file.data(), file.size(), tmp);
-  if (s.ok() && fchmod(fd, 0600) != 0) s = PosixError(tmp + ": chmod", errno);
-  if (s.ok() && fsync(fd) != 0) s = PosixError(tmp + ": fsync", errno);
-  if (s.ok() && close(guard.release()) != 0) {
-    s = PosixError(tmp + ": close", errno);
-  }
-  if (s.ok() && rename(tmp.c_str(), path_.c_str()) != 0) {
-    s = PosixError(path_ + ": rename", errno);
-  }
-  if (!s.ok()) {
-    unlink(tmp.c_str());
-    return s;
-  }
-  std::string dir = DirName(path_);
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return PosixError(dir, errno);
-  UniqueFd dguard(dfd);
-  if (fsync(dfd) != 0) return PosixError(dir + ": fsync", errno);
-  return Status::Ok();
+  return WriteFileAtomic(path_, file);
 }
 
 }  // namespace luksfs::kms

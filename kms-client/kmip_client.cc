@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/secret_file.h"
 #include "kms-client/kmip_blob.h"
 #include "kms-client/kmip_messages.h"
 #include "kms-client/kmip_tags.h"
@@ -28,37 +29,8 @@ constexpr size_t kMaxPasswordBytes = 4096;
 
 // The first line of `path` (without "\n" / "\r\n"), in locked memory.
 Result<SecureBuffer> ReadPasswordFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return Status::InvalidArgument("KMIP password file " + path + ": " +
-                                   std::strerror(errno));
-  }
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer buf,
-                          SecureBuffer::Create(kMaxPasswordBytes + 1));
-  size_t n = 0;
-  while (n < buf.size()) {
-    const ssize_t r = ::read(fd, buf.data() + n, buf.size() - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::InvalidArgument("KMIP password file " + path + ": " +
-                                     std::strerror(err));
-    }
-    if (r == 0) break;
-    n += static_cast<size_t>(r);
-  }
-  ::close(fd);
-  const uint8_t* nl =
-      static_cast<const uint8_t*>(std::memchr(buf.data(), '\n', n));
-  size_t len = nl != nullptr ? static_cast<size_t>(nl - buf.data()) : n;
-  if (len > kMaxPasswordBytes) {
-    return Status::InvalidArgument("KMIP password file " + path +
-                                   ": password longer than 4096 bytes");
-  }
-  if (nl != nullptr && len > 0 && buf.data()[len - 1] == '\r') --len;
-  buf.Truncate(len);
-  return buf;
+  return ReadSecretFile(path, "KMIP password file", SecretFormat::kFirstLineCrlf,
+                        kMaxPasswordBytes);
 }
 
 Result<KeyState> MapState(uint32_t s) {
@@ -621,8 +593,7 @@ Result<std::unique_ptr<KmsClient>> OpenKmipClient(std::string_view uri,
                                                   const KmsOptions& options) {
   LUKSFS_ASSIGN_OR_RETURN(KmipUri parsed, ParseKmipUri(uri));
   if (parsed.key_id.empty()) {
-    return Status::InvalidArgument("KMIP URI " + std::string(uri) +
-                                   ": no key id after the server list");
+    return Status::InvalidArgument("no key id after the server list");
   }
   LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<KmipClient> c,
                           MakeClient(uri, parsed, options));

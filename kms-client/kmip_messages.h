@@ -2,8 +2,9 @@
 // building request payloads, wrapping them in a Request Message, and
 // checking and picking apart a Response Message. No I/O here.
 //
-// Shapes follow OASIS KMIP 1.x section 4 (operations; tested against
-// PyKMIP 0.10). Every request carries one Batch Item; responses must carry
+// Shapes follow the KMIP 1.2 Specification (OASIS), section 4 "Client-to-
+// Server Operations" and section 6 "Message Contents"; doc/kmip.md lists the
+// payloads luksfs sends (tested against PyKMIP 0.10). Every request carries one Batch Item; responses must carry
 // exactly one.
 //
 // Thread-safety: pure functions and values.
@@ -41,7 +42,7 @@ struct Credential {
 // A Request Message with one Batch Item: header {Protocol Version,
 // [Authentication{Credential}], Batch Count 1}, item {Operation, Request
 // Payload}. For (1.2, Discover Versions, empty payload, no credential)
-// this is the 104-byte message of kmip.md §1.2.
+// this is the 104-byte message shown in doc/kmip.md.
 TtlvItem BuildRequest(ProtocolVersion version, uint32_t operation,
                       TtlvItem payload, const Credential* credential);
 

@@ -37,7 +37,7 @@ std::vector<uint8_t> FromHex(std::string_view hex) {
 
 std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
 
-// kmip.md §1.2: the Discover Versions request, byte for byte.
+// doc/kmip.md: the Discover Versions request, byte for byte.
 TEST(KmipMessagesTest, DiscoverVersionsRequestIsThePublished104Bytes) {
   const std::vector<uint8_t> want = FromHex(
       "42007801 00000060"
@@ -57,7 +57,7 @@ TEST(KmipMessagesTest, DiscoverVersionsRequestIsThePublished104Bytes) {
   EXPECT_EQ(*got, want);
 }
 
-// kmip.md §1.2: the batch item of a Get for UID "3".
+// doc/kmip.md: the batch item of a Get for UID "3".
 TEST(KmipMessagesTest, GetRequestBatchItem) {
   TtlvItem req = kmip::BuildRequest({1, 2}, kmip::op::kGet,
                                     kmip::UidPayload("3"), nullptr);
@@ -91,7 +91,7 @@ TEST(KmipMessagesTest, CredentialGoesInTheHeader) {
   EXPECT_EQ(h->children[2].tag, kmip::tag::kBatchCount);
 }
 
-// kmip.md §1.2: PyKMIP's answer to Get after Destroy.
+// doc/kmip.md: PyKMIP's answer to Get after Destroy.
 TEST(KmipMessagesTest, ParsesThePublishedErrorResponse) {
   const std::vector<uint8_t> bytes = FromHex(
       "42007b01000000b0 42007a0100000048"

@@ -1,8 +1,8 @@
 // KMIP 1.x tags and enumeration values used by the luksfs KMIP driver.
 //
-// Values from the KMIP 1.0-1.4 specification §9.1.3, as PyKMIP 0.10
-// `kmip/core/enums.py` spells them. Only what the driver sends or reads is
-// listed.
+// Values from the OASIS KMIP Specification 1.0-1.4, section 9.1.3 "Defined
+// Values", as PyKMIP 0.10 `kmip/core/enums.py` spells them. Only what the
+// driver sends or reads is listed.
 #pragma once
 
 #include <cstdint>

@@ -10,7 +10,7 @@ namespace {
 constexpr std::string_view kScheme = "kmip://";
 
 Status BadUri(const std::string& what) {
-  return Status::InvalidArgument("KMIP URI: " + what +
+  return Status::InvalidArgument(what +
                                  " (expected kmip://HOST[:PORT][,HOST[:PORT]"
                                  "...]/KEY-UID[?mode=server|local])");
 }

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/secret_file.h"
+
 namespace luksfs::kms {
 
 namespace {
@@ -37,35 +39,10 @@ Result<SecureBuffer> CleanToken(std::span<const uint8_t> raw,
 }
 
 Result<SecureBuffer> ReadTokenFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
-    return PosixError(path, errno);
-  }
-  auto buf_or = SecureBuffer::Create(kMaxTokenBytes + 1);
-  if (!buf_or.ok()) {
-    close(fd);
-    return buf_or.status();
-  }
-  SecureBuffer buf = std::move(buf_or).value();
-  size_t n = 0;
-  Status s;
-  while (n < buf.size()) {
-    ssize_t r = read(fd, buf.data() + n, buf.size() - n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      s = PosixError(path, errno);
-      break;
-    }
-    if (r == 0) break;
-    n += size_t(r);
-  }
-  close(fd);
-  LUKSFS_RETURN_IF_ERROR(s);
-  if (n > kMaxTokenBytes) {
-    return Status::InvalidArgument(path + ": token file larger than 16 KiB");
-  }
-  return CleanToken(buf.span().first(n), path);
+  LUKSFS_ASSIGN_OR_RETURN(
+      SecureBuffer raw,
+      ReadSecretFile(path, "token file", SecretFormat::kWhole, kMaxTokenBytes));
+  return CleanToken(raw.span(), path);
 }
 
 }  // namespace
@@ -93,17 +70,17 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
     }
   }
   if (transport.empty()) {
-    return Status::InvalidArgument("\"" + u + "\": expected " +
+    return Status::InvalidArgument("expected " +
                                    std::string(scheme) + "+https://");
   }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (authority.empty()) {
-    return Status::InvalidArgument("\"" + u + "\": missing host");
+    return Status::InvalidArgument("missing host");
   }
   if (authority.find('@') != std::string_view::npos) {
     return Status::InvalidArgument(
-        "\"" + u + "\": credentials do not belong in the URI (use a token "
+        "credentials do not belong in the URI (use a token "
                    "file or environment variable)");
   }
   for (char c : authority) {
@@ -111,7 +88,7 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
               (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':' ||
               c == '[' || c == ']';
     if (!ok) {
-      return Status::InvalidArgument("\"" + u + "\": bad character in host");
+      return Status::InvalidArgument("bad character in host");
     }
   }
   RestUri out;
@@ -120,8 +97,7 @@ Result<RestUri> ParseRestUri(std::string_view uri, std::string_view scheme) {
     out.path = std::string(rest.substr(slash + 1));
   }
   if (out.path.find_first_of("?#") != std::string::npos) {
-    return Status::InvalidArgument("\"" + u +
-                                   "\": no query or fragment allowed");
+    return Status::InvalidArgument("no query or fragment allowed");
   }
   return out;
 }

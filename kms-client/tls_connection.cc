@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "kms-client/cert_info.h"
+#include "common/hex.h"
 
 namespace luksfs::kms {
 namespace {
@@ -280,14 +281,7 @@ Result<std::vector<std::vector<uint8_t>>> ParseFingerprints(
 }
 
 std::string FormatFingerprint(std::span<const uint8_t> digest) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (size_t i = 0; i < digest.size(); ++i) {
-    if (i > 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return HexEncode(digest, HexCase::kUpper, ":");
 }
 
 TlsConnection::~TlsConnection() {

@@ -2,7 +2,8 @@
 //
 // Every item is  Tag (3 bytes) | Type (1) | Length (4, big endian, unpadded
 // value length) | Value | zero padding to the next multiple of 8 bytes.
-// Types and encoding: OASIS KMIP 1.x section 9.1 (TTLV encoding).
+// See the KMIP 1.2 Specification (OASIS), section 9.1 "TTLV Encoding", for
+// the item types; doc/kmip.md has the table.
 //
 // TtlvItem is a small value tree: a Structure has children, every other type
 // has a scalar (`integer`) or a byte string (`bytes`). The decoder is meant

@@ -29,8 +29,7 @@ Result<VaultTarget> ParseVaultUri(std::string_view uri, bool allow_no_name) {
   t.base = u.base;
   size_t slash = u.path.rfind('/');
   Status bad = Status::InvalidArgument(
-      "\"" + std::string(uri) +
-      "\": expected vault+https://HOST[:PORT]/MOUNT/KEY-NAME");
+      "expected vault+https://HOST[:PORT]/MOUNT/KEY-NAME");
   if (slash == std::string::npos || slash == 0) return bad;
   t.mount = u.path.substr(0, slash);
   t.name = u.path.substr(slash + 1);
@@ -372,7 +371,7 @@ Result<std::string> CreateVaultTransitKey(std::string_view uri,
   if (api->target().name.empty()) {
     if (!ValidPathSegment(attributes.name)) {
       return Status::InvalidArgument(
-          "\"" + key_uri + "\": give the new key's name in the URI "
+          "give the new key's name in the URI "
                            "(.../MOUNT/KEY-NAME) or as the key name");
     }
     api->target().name = attributes.name;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Layering check (DESIGN.md): dependencies point one way, fs -> kms-client -> crypto -> common.
+# Layering check (README.md, "Layout"): dependencies point one way, fs -> kms-client -> crypto -> common.
 #   common/      may include only common/ headers (and system/library headers)
 #   crypto/      only common/ and crypto/
 #   kms-client/  only common/, crypto/, kms-client/

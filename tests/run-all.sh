@@ -106,6 +106,10 @@ make_seed_corpus() {
             qemu-img create -q -f luks --object secret,id=s,file=pw -o key-secret=s,iter-time=10 q.img 1M && break
         done
         head -c 65536 q.img >"$dir/qemu-luks1.bin"
+        # partition tables (partition_table_fuzz): a small GPT and MBR disk made by sfdisk
+        truncate -s 64K "$dir/gpt-disk.bin" "$dir/mbr-disk.bin"
+        printf 'label: gpt\nstart=40, size=40\nstart=80, size=20\n' | sfdisk -q "$dir/gpt-disk.bin"
+        printf 'label: dos\nstart=1, size=60\n' | sfdisk -q "$dir/mbr-disk.bin"
     ) >"$LOG_DIR/fuzz-seeds.log" 2>&1
     local rc=$?
     rm -rf "$tmp"

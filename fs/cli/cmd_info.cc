@@ -39,7 +39,7 @@ ordered_json KeyslotJson(const crypto::Keyslot& ks) {
   j["area"] = {{"offset", ks.area_offset},
                {"size", ks.area_size},
                {"encryption", ks.area_cipher},
-               {"key_size", ks.area_key_bytes}};
+               {"key_size", ks.area_key_bytes * 8}};  // bits, as every key_size
   return j;
 }
 
@@ -66,7 +66,7 @@ ordered_json HeaderJson(const crypto::LuksHeader& h, uint64_t image_size,
   j["sector_size"] = seg ? seg->sector_size : 512;
   j["iv_tweak"] = seg ? seg->iv_tweak : 0;
   auto layout = crypto::ComputeDataLayout(h, image_size);
-  if (layout.ok()) j["view_size"] = layout->size;
+  if (layout.ok() && mountable.ok()) j["view_size"] = layout->size;
   ordered_json slots = ordered_json::array();
   for (const auto& ks : h.keyslots) slots.push_back(KeyslotJson(ks));
   j["keyslots"] = slots;

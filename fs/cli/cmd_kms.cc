@@ -11,6 +11,9 @@
 #include <optional>
 #include <string>
 
+#include "common/atomic_file.h"
+#include "common/hex.h"
+#include "common/secret_file.h"
 #include "common/secure_buffer.h"
 #include "crypto/af.h"
 #include "crypto/base64.h"
@@ -81,42 +84,13 @@ constexpr uint32_t kGeneratedSlotIterations = 1000;
 Result<SecureBuffer> GeneratePassphrase() {
   LUKSFS_ASSIGN_OR_RETURN(SecureBuffer raw, SecureBuffer::Create(32));
   LUKSFS_RETURN_IF_ERROR(crypto::RandomBytes(raw.span()));
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer hex, SecureBuffer::Create(64));
-  static const char kDigits[] = "0123456789abcdef";
-  for (size_t i = 0; i < 32; ++i) {
-    hex.data()[2 * i] = kDigits[raw.data()[i] >> 4];
-    hex.data()[2 * i + 1] = kDigits[raw.data()[i] & 15];
-  }
-  return hex;
+  return HexEncodeSecure(raw.span());
 }
 
 std::optional<CliError> WriteFileAtomic(const std::string& path,
                                         const std::string& text) {
-  std::string tmp = path + ".XXXXXX";
-  int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return CliError{kExitStorage, path + ": " + std::strerror(errno)};
-  size_t done = 0;
-  bool ok = fchmod(fd, 0600) == 0;
-  while (ok && done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  const int err = errno;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return CliError{kExitStorage, path + ": " + std::strerror(ok ? errno : err)};
-  }
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  Status s = luksfs::WriteFileAtomic(path, std::string_view(text));
+  if (!s.ok()) return CliError{kExitStorage, s.message()};
   return std::nullopt;
 }
 
@@ -245,9 +219,8 @@ std::optional<CliError> RemoveKeyslots(const OpenedImage& image,
 }
 
 Result<SecureBuffer> ReadWholeFile(const std::string& path) {
-  SecretOptions o;
-  o.key_file = path;
-  return ReadSecret(o, path);
+  return ReadSecretFile(path, "input file", SecretFormat::kWhole,
+                        kMaxSecretBytes);
 }
 
 }  // namespace
@@ -453,7 +426,7 @@ int RunShred(const Command& cmd) {
 int RunWrap(const Command& cmd) {
   auto plain = ReadWholeFile(cmd.in_file);
   if (!plain.ok()) {
-    return Report({kExitUsage, cmd.in_file + ": " + plain.status().message()});
+    return Report({kExitUsage, plain.status().message()});
   }
   auto client = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
   if (!client.ok()) return Report(KmsError("KMS " + cmd.kms.uri, client.status()));
@@ -476,21 +449,23 @@ int RunWrap(const Command& cmd) {
 namespace {
 
 Result<std::vector<uint8_t>> ReadWdek(const std::string& path) {
-  SecretOptions o;
-  o.key_file = path;
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer text, ReadSecret(o, path));
+  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer text,
+                          ReadSecretFile(path, "wrapped key file",
+                                         SecretFormat::kWhole, kMaxSecretBytes));
   std::string b64;
   for (uint8_t c : text.span()) {
     if (!std::isspace(c)) b64 += static_cast<char>(c);
   }
-  return crypto::Base64Decode(b64);
+  auto blob = crypto::Base64Decode(b64);
+  if (!blob.ok()) return blob.status().WithContext("wrapped key file '" + path + "'");
+  return blob;
 }
 
 }  // namespace
 
 int RunUnwrap(const Command& cmd) {
   auto wdek = ReadWdek(cmd.in_file);
-  if (!wdek.ok()) return Report({kExitUsage, cmd.in_file + ": " + wdek.status().message()});
+  if (!wdek.ok()) return Report({kExitUsage, wdek.status().message()});
   auto client = kms::OpenKms(cmd.kms.uri, cmd.kms.options);
   if (!client.ok()) return Report(KmsError("KMS " + cmd.kms.uri, client.status()));
   auto plain = (*client)->Unwrap(*wdek);
@@ -534,7 +509,7 @@ int RunRewrap(const Command& cmd) {
     old_blob = binding->wrapped;
   } else {
     auto wdek = ReadWdek(cmd.in_file);
-    if (!wdek.ok()) return Report({kExitUsage, cmd.in_file + ": " + wdek.status().message()});
+    if (!wdek.ok()) return Report({kExitUsage, wdek.status().message()});
     old_blob = std::move(wdek).value();
   }
   auto from = kms::OpenKms(old_uri, cmd.kms.options);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -31,11 +32,14 @@
 
 #include "common/log.h"
 #include "common/secure_buffer.h"
+#include "common/unique_fd.h"
 #include "crypto/crypt_engine.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/fuse_log.h"
 #include "fs/cli/hangup.h"
 #include "fs/cli/image.h"
 #include "fs/cli/lock_image.h"
+#include "fs/cli/systemd_notify.h"
 #include "fs/fuse/view_fs.h"
 #include "fs/revocation_watcher.h"
 #include "fs/storage/s3_lease.h"
@@ -82,9 +86,9 @@ std::optional<CliError> ResolvePaths(const MountConfig& in, MountConfig* out) {
                                       "` or `fusermount3 -u " + in.mountpoint +
                                       "`"};
     }
-    return CliError{kExitMount, in.mountpoint + ": mountpoint " +
-                                    (errno == ENOENT ? "does not exist"
-                                                     : std::strerror(errno))};
+    return CliError{kExitMount, in.mountpoint + ": mountpoint" +
+                                    (errno == ENOENT ? std::string(" does not exist")
+                                                     : std::string(": ") + std::strerror(errno))};
   }
   if (!S_ISDIR(st.st_mode)) {
     return CliError{kExitMount,
@@ -162,7 +166,27 @@ void LockMemory() {
   }
 }
 
-void Detach() {
+// Where the daemon's log goes once it has left the terminal: --log-file,
+// else syslog (the journal under systemd), else -- no /dev/log, as in many
+// containers -- a file: /var/log/luksfs.log for root,
+// $XDG_RUNTIME_DIR/luksfs.log (or /tmp/luksfs-UID.log) for other users.
+void RouteDaemonLog(const MountConfig& cfg) {
+  if (!cfg.log_file.empty()) return;  // opened at start-up
+  if (SyslogAvailable()) {
+    LogToSyslog("luksfs");
+    return;
+  }
+  std::string path = "/var/log/luksfs.log";
+  if (geteuid() != 0) {
+    const char* run = std::getenv("XDG_RUNTIME_DIR");
+    path = run != nullptr && run[0] == '/'
+               ? std::string(run) + "/luksfs.log"
+               : "/tmp/luksfs-" + std::to_string(geteuid()) + ".log";
+  }
+  if (!LogToFile(path).ok()) LogToSyslog("luksfs");  // nowhere better
+}
+
+void Detach(const MountConfig& cfg) {
   setsid();
   if (chdir("/") != 0) LogWarning("chdir /");
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -172,7 +196,7 @@ void Detach() {
     dup2(null, STDERR_FILENO);
     if (null > STDERR_FILENO) close(null);
   }
-  LogToSyslog("luksfs");
+  RouteDaemonLog(cfg);
 }
 
 // Runs the whole mount in this process. `notify_fd` >= 0 receives the
@@ -191,7 +215,13 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   Status hardened = HardenProcess();
   if (!hardened.ok()) return fail({kExitMount, "cannot harden the process: " +
                                                    hardened.message()});
-  if (cfg.debug) SetLogLevel(LogLevel::kDebug);
+  CaptureFuseLog();
+  if (cfg.debug || cfg.verbose) SetLogLevel(LogLevel::kDebug);
+  if (cfg.quiet) SetLogLevel(LogLevel::kWarning);
+  if (!cfg.log_file.empty()) {
+    Status logging = LogToFile(cfg.log_file);
+    if (!logging.ok()) return fail({kExitUsage, logging.message()});
+  }
   LockMemory();
 
   auto audit = fs::AuditLog::Open(cfg.kms.audit_log);
@@ -205,7 +235,14 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
     return fail(*e);
   }
   OpenedImage image;
-  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) return fail(*e);
+  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) {
+    // A local image this user may read but not write: say how to mount it.
+    if (!cfg.read_only && cfg.image.rfind("s3://", 0) != 0 &&
+        access(cfg.image.c_str(), R_OK) == 0 && access(cfg.image.c_str(), W_OK) != 0) {
+      e->message += " (not writable: mount it with --read-only or -o ro)";
+    }
+    return fail(*e);
+  }
   crypto::DataLayout layout;
   if (auto e = CheckImage(image, &layout)) return fail(*e);
   // s3://, read-write: the lease object (after the header read, so
@@ -318,6 +355,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
     mounted = true;
     if (notify_fd < 0) {
       LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
+      NotifyReady("serving " + cfg.image + " at " + cfg.mountpoint);
     } else {
       // From here on the daemon outlives its parent; until the byte is
       // written, a lost parent means nobody knows of this mount: undo it.
@@ -332,7 +370,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
         view.Stop();
         return;
       }
-      Detach();
+      Detach(cfg);
     }
     if (watcher) {
       g_watcher.store(watcher.get());
@@ -344,12 +382,17 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
       watcher->Stop();
     }
   }, HangupWorker::Handler);
+  if (mounted && notify_fd < 0) NotifyStopping();
   Status flushed = cfg.read_only ? Status() : volume.Flush();
   lease_view.store(nullptr);
   lease.reset();  // after the last commit: the next writer may come
   volume.DropKeys();
   if (!s.ok()) {
-    if (!mounted) return fail({kExitMount, cfg.mountpoint + ": " + s.message()});
+    if (!mounted) {
+      const std::string why = LastFuseError();  // libfuse's reason, if it gave one
+      return fail({kExitMount, cfg.mountpoint + ": " + s.message() +
+                                   (why.empty() ? "" : " (" + why + ")")});
+    }
     LogError(cfg.mountpoint + ": " + s.message());
     return kExitMount;
   }
@@ -365,8 +408,29 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
 }  // namespace
 
 int RunMount(const MountConfig& in) {
+  if (!in.mount_namespace.empty()) {
+    // mount.luksfs -N: make the mount in that namespace (paths resolve there).
+    const bool pid = in.mount_namespace.find_first_not_of("0123456789") == std::string::npos;
+    const std::string ns = pid ? "/proc/" + in.mount_namespace + "/ns/mnt" : in.mount_namespace;
+    UniqueFd fd(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0 || setns(fd.get(), CLONE_NEWNS) != 0) {
+      return Report({kExitMount, "mount namespace " + ns + ": " + std::strerror(errno)});
+    }
+  }
   MountConfig cfg;
   if (auto e = ResolvePaths(in, &cfg)) return Report(*e);
+  if (cfg.fake) {
+    // mount -f: check what can be checked without unlocking, mount nothing.
+    OpenedImage image;
+    if (auto e = OpenImage(cfg.image, false, cfg.storage, &image)) return Report(*e);
+    crypto::DataLayout layout;
+    if (auto e = CheckImage(image, &layout)) return Report(*e);
+    return kExitOk;
+  }
+  if (cfg.kernel_readahead_set && cfg.kernel_readahead_kib != 0 && geteuid() != 0) {
+    // The bdi's read_ahead_kb in sysfs is writable by root only.
+    LogWarning("--kernel-readahead needs root; the kernel default readahead stays");
+  }
   if (cfg.foreground) return Serve(cfg, -1, 0);
 
   int fds[2];

@@ -20,6 +20,8 @@ int ExitCodeFor(fs::ImageStep step, const Status& s) {
   using Code = Status::Code;
   switch (step) {
     case fs::ImageStep::kStorage:
+      if (s.code() == Code::kCorruption) return kExitBadImage;  // e.g. a damaged partition table
+      return s.code() == Code::kInvalidArgument ? kExitUsage : kExitStorage;
     case fs::ImageStep::kSecret:
       return s.code() == Code::kInvalidArgument ? kExitUsage : kExitStorage;
     case fs::ImageStep::kImage:
@@ -64,8 +66,12 @@ std::optional<CliError> CheckImage(const OpenedImage& image,
                                    crypto::DataLayout* layout) {
   auto l = fs::CheckImage(image);
   if (!l.ok()) {
-    // Every verdict here is about the image (exit 3), as before.
-    return CliError{kExitBadImage, image.path + ": " + l.status().message()};
+    // A verdict about the image (exit 3), except an image with no keyslot
+    // left (shredded or erased), which is "no key" (exit 2) as in cryptsetup.
+    return CliError{l.status().code() == Status::Code::kPermissionDenied
+                        ? kExitNoKey
+                        : kExitBadImage,
+                    image.path + ": " + l.status().message()};
   }
   *layout = *l;
   return std::nullopt;

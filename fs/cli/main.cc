@@ -5,6 +5,7 @@
 
 #include "common/exit_codes.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/mount_helper.h"
 #include "fs/cli/options.h"
 
 #ifndef LUKSFS_VERSION
@@ -14,15 +15,27 @@
 int main(int argc, char** argv) {
   using luksfs::cli::Command;
   std::vector<std::string> args(argv + 1, argv + argc);
-  luksfs::cli::ParseResult parsed = luksfs::cli::ParseCommandLine(args);
+  luksfs::cli::ParseResult parsed =
+      argc > 0 && luksfs::cli::IsMountHelperName(argv[0])
+          ? luksfs::cli::ParseMountHelper(args)  // as mount(8) calls it
+          : luksfs::cli::ParseCommandLine(args);
   if (!parsed.command) {
-    std::fprintf(stderr, "luksfs: %s (see 'luksfs --help')\n",
-                 parsed.error.c_str());
+    // "VERB: problem" points at that command's own help.
+    std::string verb = parsed.error.substr(0, parsed.error.find(": "));
+    if (verb == "mount.luksfs") verb = "mount";
+    const bool one_word = !verb.empty() && verb.size() < parsed.error.size() &&
+                          verb.find_first_of(" /'-") == std::string::npos;
+    std::fprintf(stderr, "luksfs: %s (see 'luksfs %s--help')\n",
+                 parsed.error.c_str(), one_word ? (verb + " ").c_str() : "");
     return luksfs::kExitUsage;
   }
   const Command& cmd = *parsed.command;
   switch (cmd.kind) {
     case Command::Kind::kHelp:
+      if (cmd.usage_error) {  // no command at all
+        std::fputs(cmd.help_text.c_str(), stderr);
+        return luksfs::kExitUsage;
+      }
       std::fputs(cmd.help_text.c_str(), stdout);
       return luksfs::kExitOk;
     case Command::Kind::kVersion:

@@ -58,12 +58,20 @@ const std::map<std::string, std::string> kOWords = {
     {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
     {"mode=", "--mode="}, {"nonempty", "--nonempty"},
     {"s3_lease_ttl=", "--s3-lease-ttl="},
+    {"verbose", "--verbose"},           {"quiet", "--quiet"},
+    {"log_file=", "--log-file="},
+    {"offset=", "--offset="},           {"partition=", "--partition="},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
     "rw",     "defaults", "dev",  "nodev",  "suid",  "nosuid",  "exec",
     "noexec", "auto",     "noauto", "user", "nouser", "users",  "_netdev",
-    "nofail", "atime",    "noatime", "relatime", "async", "sync"};
+    "nofail", "atime",    "noatime", "relatime", "async", "sync",
+    // more of mount(8)'s and systemd's words, ignored as mount.fuse3 does
+    // (x-* and comment=* are ignored by prefix in ExpandMountOptions)
+    "owner", "group", "nodiratime", "diratime", "strictatime", "lazytime",
+    "nolazytime", "silent", "loud", "iversion", "noiversion", "mand",
+    "nomand", "nosymfollow", "symfollow", "norelatime", "nostrictatime"};
 
 po::options_description SecretDesc() {
   po::options_description d("Secret options");
@@ -99,7 +107,11 @@ po::options_description MountDesc() {
       ("nonempty", "mount over a non-empty directory")
       ("s3-lease-ttl", po::value<unsigned>(),
        "s3:// read-write: seconds a dead mount's lease lasts (default 60)")
-      ("debug,d", "verbose log");
+      ("debug,d", "verbose log")
+      ("verbose,v", "log debug lines too (not FUSE's own debug output)")
+      ("quiet,q", "log warnings and errors only")
+      ("log-file", po::value<std::string>(),
+       "append the daemon's log to FILE (default: syslog, else stderr)");
   return d;
 }
 
@@ -122,7 +134,11 @@ po::options_description StorageDesc() {
       ("read-ahead", po::value<uint64_t>(),
        "KiB read ahead on sequential reads, 0 = off (default 16384)")
       ("commit-interval", po::value<uint64_t>(),
-       "seconds between background commits, 0 = off (default 30)");
+       "seconds between background commits, 0 = off (default 30)")
+      ("offset", po::value<uint64_t>(),
+       "the LUKS header is at byte N of IMAGE (of the partition with --partition)")
+      ("partition", po::value<int>(),
+       "the LUKS header is in partition N (MBR or GPT) of the disk IMAGE");
   return d;
 }
 
@@ -157,13 +173,52 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
   }
   if (o.read_ahead_kib > 1024 * 1024) return "--read-ahead must be at most 1048576 KiB";
   if (o.commit_interval_s > 86400) return "--commit-interval must be at most 86400 s";
+  if (vm.count("offset")) st->offset = vm["offset"].as<uint64_t>();
+  if (vm.count("partition")) st->partition = vm["partition"].as<int>();
+  if (st->offset % 512 != 0) return "--offset must be a multiple of 512 bytes";
+  if (vm.count("partition") && (st->partition < 1 || st->partition > 1024)) {
+    return "--partition must be 1..1024";
+  }
   return "";
+}
+
+// The usage lines of one command (its --help shows these and its options).
+std::string VerbUsage(const std::string& cmd) {
+  static const std::map<std::string, std::string> kVerbUsage = {
+      {"mount",
+       "usage: luksfs mount [options] IMAGE MOUNTPOINT\n"
+       "       luksfs IMAGE MOUNTPOINT [-o OPTION[,OPTION...]]  (mount.luksfs, fstab)"},
+      {"umount", "usage: luksfs umount MOUNTPOINT"},
+      {"pid", "usage: luksfs pid MOUNTPOINT"},
+      {"info", "usage: luksfs info IMAGE [--json] [S3 options]"},
+      {"check", "usage: luksfs check IMAGE [secret options] [S3 options] [KMS options]"},
+      {"bind", "usage: luksfs bind IMAGE --kms URI [--create-key] [secret options]"},
+      {"unbind", "usage: luksfs unbind IMAGE [secret options]"},
+      {"shred", "usage: luksfs shred IMAGE [--yes] [--keep-key]"},
+      {"wrap", "usage: luksfs wrap --kms URI --in FILE [--out FILE]"},
+      {"unwrap", "usage: luksfs unwrap --kms URI --in FILE [--out FILE]"},
+      {"rewrap",
+       "usage: luksfs rewrap IMAGE --kms NEW-URI\n"
+       "       luksfs rewrap --in WDEK --from OLD-URI --kms NEW-URI [--out FILE]"},
+      {"kms",
+       "usage: luksfs kms VERB [URI] [KMS options]\n"
+       "verbs:\n"
+       "  create-key URI   create a root key and print its URI\n"
+       "  revoke URI       revoke the key: images bound to it no longer open\n"
+       "  destroy URI      destroy the key (crypto-shred every image bound to it)\n"
+       "  state URI        print the key's state"},
+  };
+  auto it = kVerbUsage.find(cmd);
+  return it == kVerbUsage.end() ? "usage: luksfs " + cmd : it->second;
 }
 
 std::string Help(const std::string& cmd, const po::options_description& d) {
   std::ostringstream os;
-  os << kUsage << "\n";
-  if (!cmd.empty()) os << "\n" << d;
+  if (cmd.empty()) {
+    os << kUsage << "\n";
+  } else {
+    os << VerbUsage(cmd) << "\n\n" << d;
+  }
   return os.str();
 }
 
@@ -193,6 +248,45 @@ std::string CheckSecret(const SecretOptions& s) {
   return "";
 }
 
+// The option groups a command takes, in one table: a command parses exactly
+// the groups it declares (and shows in its --help). bind, unbind, shred and
+// rewrap once showed the S3 group but read it only when --s3-endpoint or
+// --s3-region was given, dropping --s3-ca and --s3-path-style.
+struct OptionGroups {
+  bool secret = false;   // SecretDesc: --passphrase-file, --key-file, ...
+  bool storage = false;  // StorageDesc: --s3-*, --cache-*, ...
+  bool kms = false;      // KmsDesc: --kms, --kms-ca, ... (and revocation)
+};
+
+OptionGroups GroupsOf(const std::string& verb) {
+  if (verb == "mount" || verb == "check" || verb == "bind" ||
+      verb == "unbind" || verb == "shred" || verb == "rewrap") {
+    return {true, true, true};
+  }
+  if (verb == "info") return {false, true, false};
+  if (IsKmsVerb(verb)) return {false, false, true};  // wrap, unwrap, kms
+  return {};                                         // umount, pid
+}
+
+// Reads every group the command takes into the fields its runner reads
+// (mount: cmd->mount.*, every other command: cmd->*). "" or a usage error.
+std::string ReadGroups(const std::string& verb, const po::variables_map& vm,
+                       Command* cmd) {
+  const OptionGroups g = GroupsOf(verb);
+  const bool mount = verb == "mount";
+  std::string bad;
+  if (g.secret) {
+    SecretOptions* s = mount ? &cmd->mount.secret : &cmd->secret;
+    ReadSecret(vm, s);
+    bad = CheckSecret(*s);
+  }
+  if (bad.empty() && g.storage) {
+    bad = ReadStorage(vm, mount ? &cmd->mount.storage : &cmd->storage);
+  }
+  if (bad.empty() && g.kms) bad = ReadKms(vm, mount ? &cmd->mount.kms : &cmd->kms);
+  return bad;
+}
+
 }  // namespace
 
 ParseResult ExpandMountOptions(const std::vector<std::string>& in,
@@ -212,6 +306,9 @@ ParseResult ExpandMountOptions(const std::vector<std::string>& in,
     std::string word;
     while (std::getline(ss, word, ',')) {
       if (word.empty() || kIgnoredWords.count(word)) continue;
+      if (word.rfind("x-", 0) == 0 || word.rfind("comment=", 0) == 0) {
+        continue;  // x-systemd.automount, x-mount.mkdir, comment=systemd.*
+      }
       const size_t eq = word.find('=');
       const std::string key = eq == std::string::npos ? word
                                                       : word.substr(0, eq + 1);
@@ -233,6 +330,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       args[0] == "help") {
     cmd.kind = Command::Kind::kHelp;
     cmd.help_text = Help("", {});
+    cmd.usage_error = args.empty();
     return ParseResult{cmd, ""};
   }
   if (args[0] == "--version" || args[0] == "-V") {
@@ -276,10 +374,8 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     AddPrepVerbOptions(verb, &visible, &hidden, &pos);
     visible.add(StorageDesc());
   } else if (IsKmsVerb(verb)) {
-    if (verb == "bind" || verb == "unbind" || verb == "shred" ||
-        verb == "rewrap") {
-      visible.add(SecretDesc()).add(StorageDesc());
-    }
+    if (GroupsOf(verb).secret) visible.add(SecretDesc());
+    if (GroupsOf(verb).storage) visible.add(StorageDesc());
     AddKmsVerbOptions(verb, &visible, &hidden, &pos);
   } else {
     hidden.add_options()("mountpoint", po::value<std::string>());
@@ -305,6 +401,12 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
                   .run(),
               vm);
     po::notify(vm);
+  } catch (const po::too_many_positional_options_error&) {
+    return Error(verb + ": too many arguments (usage: " +
+                 VerbUsage(verb).substr(7, VerbUsage(verb).find('\n') == std::string::npos
+                                              ? std::string::npos
+                                              : VerbUsage(verb).find('\n') - 7) +
+                 ")");
   } catch (const po::error& e) {
     return Error(verb + ": " + e.what());
   }
@@ -314,6 +416,9 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     return ParseResult{cmd, ""};
   }
 
+  if (std::string bad = ReadGroups(verb, vm, &cmd); !bad.empty()) {
+    return Error(verb + ": " + bad);
+  }
   auto need = [&](const char* what) -> std::string {
     return vm.count(what) ? vm[what].as<std::string>() : std::string();
   };
@@ -325,7 +430,6 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     if (m.image.empty() || m.mountpoint.empty()) {
       return Error("mount: IMAGE and MOUNTPOINT are required");
     }
-    ReadSecret(vm, &m.secret);
     m.foreground = vm.count("foreground") > 0;
     m.read_only = vm.count("read-only") > 0;
     m.allow_other = vm.count("allow-other") > 0;
@@ -357,10 +461,15 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
         return Error("mount: --s3-lease-ttl must be 3..86400 seconds");
       }
     }
+    m.verbose = vm.count("verbose") > 0;
+    m.quiet = vm.count("quiet") > 0;
+    if (vm.count("log-file")) m.log_file = vm["log-file"].as<std::string>();
+    if (m.verbose && m.quiet) return Error("mount: --verbose and --quiet exclude each other");
     if (vm.count("name")) m.name = vm["name"].as<std::string>();
     if (vm.count("threads")) m.threads = vm["threads"].as<unsigned>();
     if (vm.count("kernel-readahead")) {
       m.kernel_readahead_kib = vm["kernel-readahead"].as<unsigned>();
+      m.kernel_readahead_set = true;
       if (m.kernel_readahead_kib > 65536) {
         return Error("mount: --kernel-readahead must be 0..65536 KiB");
       }
@@ -378,38 +487,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
       return Error("mount: --name must be a plain file name");
     }
     if (m.threads > 256) return Error("mount: --threads must be 0..256");
-    std::string bad = CheckSecret(m.secret);
-    if (bad.empty()) bad = ReadStorage(vm, &m.storage);
-    if (bad.empty()) bad = ReadKms(vm, &m.kms);
-    if (!bad.empty()) return Error("mount: " + bad);
   } else if (verb == "check") {
     cmd.kind = Command::Kind::kCheck;
     cmd.image = need("image");
     if (cmd.image.empty()) return Error("check: IMAGE is required");
-    ReadSecret(vm, &cmd.secret);
-    std::string bad = CheckSecret(cmd.secret);
-    if (bad.empty()) bad = ReadStorage(vm, &cmd.storage);
-    if (bad.empty()) bad = ReadKms(vm, &cmd.kms);
-    if (!bad.empty()) return Error("check: " + bad);
   } else if (verb == "info") {
     cmd.kind = Command::Kind::kInfo;
     cmd.image = need("image");
     cmd.json = vm.count("json") > 0;
     if (cmd.image.empty()) return Error("info: IMAGE is required");
-    std::string bad = ReadStorage(vm, &cmd.storage);
-    if (!bad.empty()) return Error("info: " + bad);
   } else if (IsKmsVerb(verb)) {
-    std::string bad = ReadKms(vm, &cmd.kms);
-    if (bad.empty()) bad = ReadKmsVerb(verb, vm, &cmd);
-    if (bad.empty() && vm.count("passphrase-file") + vm.count("key-file") +
-                               vm.count("key-slot") + vm.count("max-kdf-memory") >
-                           0) {
-      ReadSecret(vm, &cmd.secret);
-      bad = CheckSecret(cmd.secret);
-    }
-    if (bad.empty() && vm.count("s3-endpoint") + vm.count("s3-region") > 0) {
-      bad = ReadStorage(vm, &cmd.storage);
-    }
+    std::string bad = ReadKmsVerb(verb, vm, &cmd);
     if (!bad.empty()) return Error(verb + ": " + bad);
   } else if (IsPrepVerb(verb)) {
     std::string bad = ReadPrepVerb(verb, vm, &cmd);

@@ -46,6 +46,7 @@ struct MountConfig {
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
   unsigned kernel_readahead_kib = 1024;  // 0: kernel default
+  bool kernel_readahead_set = false;     // given on the command line
   enum class IoUring { kAuto, kOn, kOff };
   IoUring io_uring = IoUring::kAuto;     // --io-uring: the FUSE transport
   bool io_uring_explicit = false;        // given on the command line
@@ -57,6 +58,12 @@ struct MountConfig {
   std::optional<uint32_t> umask, mode;  // octal on the command line
   bool nonempty = false;       // -o nonempty: mount over a non-empty dir
   unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
+  // mount.luksfs (mount(8) helper) and logging:
+  bool fake = false;             // -f of mount(8): check all, mount nothing
+  std::string mount_namespace;   // -N: a mount namespace path or a PID
+  bool verbose = false;          // -v/--verbose: debug lines in the log
+  bool quiet = false;            // -q/--quiet: warnings and errors only
+  std::string log_file;          // --log-file FILE (else syslog, or stderr)
 };
 
 // create, convert, compare (parsed in options_prep.cc).
@@ -89,6 +96,7 @@ struct Command {
   fs::StorageOptions storage;   // kInfo, kCheck (s3:// images)
   std::string mountpoint;       // kUmount, kPid
   std::string help_text;        // kHelp
+  bool usage_error = false;     // kHelp without a command: stderr, exit 1
   KmsConfig kms;                // bind, unbind, shred, wrap, unwrap, rewrap, kms
   bool yes = false;             // shred: no confirmation prompt
   bool keep_key = false;        // shred: leave the KMS key alone

@@ -184,7 +184,7 @@ std::string ReadKmsVerb(const std::string& verb, const po::variables_map& vm,
     static const std::set<std::string> kSub = {
         "create-key", "revoke", "destroy", "state", "trust", "clusters"};
     if (!kSub.count(cmd->kms_verb)) {
-      return "kms needs one of: create-key, revoke, destroy, state, trust, "
+      return "a verb is needed: create-key, revoke, destroy, state, trust or "
              "clusters";
     }
     const std::string target = Str(vm, "target");

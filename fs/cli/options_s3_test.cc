@@ -1,4 +1,4 @@
-// The S3 options of mount, info and check.
+// The S3 options of every command that takes them.
 #include <gtest/gtest.h>
 
 #include "fs/cli/options.h"
@@ -75,6 +75,42 @@ TEST(OptionsS3, Rejects) {
     ParseResult r = ParseCommandLine(a);
     EXPECT_FALSE(r.command) << a[3];
     EXPECT_FALSE(r.error.empty());
+  }
+}
+
+// Every command that takes the S3 group parses all of it, whichever options
+// are given (bind used to drop --s3-ca and --s3-path-style unless
+// --s3-endpoint or --s3-region was given too).
+TEST(OptionsS3, EveryCommandParsesTheWholeGroup) {
+  const Args s3 = {"--s3-ca", "/ca.pem", "--s3-path-style", "--s3-retries", "4",
+                   "--cache-size", "16"};
+  for (const Args& head : {Args{"mount", "s3://b/k", "/mnt"}, Args{"info", "s3://b/k"},
+                           Args{"check", "s3://b/k"},
+                           Args{"bind", "s3://b/k", "--kms", "file:/ks#k"},
+                           Args{"unbind", "s3://b/k"}, Args{"shred", "s3://b/k"},
+                           Args{"rewrap", "s3://b/k", "--kms", "file:/ks#k"}}) {
+    Args a = head;
+    a.insert(a.end(), s3.begin(), s3.end());
+    ParseResult r = ParseCommandLine(a);
+    ASSERT_TRUE(r.command) << head[0] << ": " << r.error;
+    const fs::S3Options& o = head[0] == "mount" ? r.command->mount.storage.s3
+                                                : r.command->storage.s3;
+    EXPECT_EQ(o.ca_file, "/ca.pem") << head[0];
+    EXPECT_EQ(o.addressing, fs::S3Addressing::kPathStyle) << head[0];
+    EXPECT_EQ(o.max_retries, 4u) << head[0];
+    EXPECT_EQ(o.cache_mib, 16u) << head[0];
+    // And checks it: the same bad value is refused by every command.
+    Args bad = head;
+    bad.insert(bad.end(), {"--s3-path-style", "--s3-virtual-host"});
+    EXPECT_FALSE(ParseCommandLine(bad).command) << head[0];
+  }
+}
+
+// Commands without the S3 group refuse its options.
+TEST(OptionsS3, CommandsWithoutTheGroupRefuseIt) {
+  for (const Args& a : {Args{"wrap", "--kms", "file:/ks#k", "--in", "f", "--s3-ca", "/c"},
+                        Args{"umount", "/mnt", "--s3-ca", "/c"}}) {
+    EXPECT_FALSE(ParseCommandLine(a).command) << a[0];
   }
 }
 

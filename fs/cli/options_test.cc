@@ -37,7 +37,28 @@ bool Contains(const std::string& hay, const std::string& needle) {
 TEST(ParseCommandLineTest, NoArgsIsHelp) {
   Command c = MustParse({});
   EXPECT_EQ(c.kind, Kind::kHelp);
+  EXPECT_TRUE(c.usage_error);  // on stderr, exit 1
   EXPECT_TRUE(Contains(c.help_text, "usage: luksfs mount"));
+  EXPECT_FALSE(MustParse({"--help"}).usage_error);
+}
+
+// COMMAND --help shows that command's usage and options only.
+TEST(ParseCommandLineTest, CommandHelpIsTheCommandsOnly) {
+  const std::string umount = MustParse({"umount", "--help"}).help_text;
+  EXPECT_TRUE(Contains(umount, "usage: luksfs umount MOUNTPOINT"));
+  EXPECT_FALSE(Contains(umount, "luksfs mount")) << umount;
+  EXPECT_FALSE(Contains(umount, "--passphrase-file")) << umount;
+  const std::string info = MustParse({"info", "--help"}).help_text;
+  EXPECT_TRUE(Contains(info, "--s3-endpoint"));
+  EXPECT_FALSE(Contains(info, "--passphrase-file")) << info;
+  EXPECT_FALSE(Contains(info, "--kms")) << info;
+  const std::string kms = MustParse({"kms", "--help"}).help_text;
+  for (const char* verb : {"create-key", "revoke", "destroy", "state"}) {
+    EXPECT_TRUE(Contains(kms, std::string("  ") + verb + " URI")) << kms;
+  }
+  const std::string wrap = MustParse({"wrap", "--help"}).help_text;
+  EXPECT_TRUE(Contains(wrap, "--in"));
+  EXPECT_FALSE(Contains(wrap, "--s3-ca")) << wrap;
 }
 
 TEST(ParseCommandLineTest, TopLevelHelpSpellings) {
@@ -403,6 +424,45 @@ TEST(ExpandMountOptionsTest, DashOAtEndIsError) {
   ParseResult r = ExpandMountOptions({"img", "-o"}, &out);
   EXPECT_FALSE(r.command.has_value());
   EXPECT_TRUE(Contains(r.error, "-o")) << r.error;
+}
+
+// ----- option groups: each command that takes a group parses all of it -----
+
+TEST(OptionGroupsTest, SecretGroupForEveryCommandThatTakesIt) {
+  for (const Args& head : {Args{"mount", "img", "/mnt"}, Args{"check", "img"},
+                           Args{"bind", "img", "--kms", "file:/ks#k"},
+                           Args{"unbind", "img"}, Args{"shred", "img"},
+                           Args{"rewrap", "img", "--kms", "file:/ks#k"}}) {
+    Args a = head;
+    a.insert(a.end(), {"--key-file", "/k", "--key-slot", "2", "--max-kdf-memory", "4096"});
+    Command c = MustParse(a);
+    const SecretOptions& s = head[0] == "mount" ? c.mount.secret : c.secret;
+    EXPECT_EQ(s.key_file, "/k") << head[0];
+    EXPECT_EQ(s.key_slot.value_or(-1), 2) << head[0];
+    EXPECT_EQ(s.max_kdf_memory_kib, 4096u) << head[0];
+    Args bad = head;
+    bad.insert(bad.end(), {"--key-slot", "32"});
+    EXPECT_TRUE(Contains(MustFail(bad), "--key-slot must be 0..31")) << head[0];
+  }
+  MustFail({"info", "img", "--key-file", "/k"});
+  MustFail({"wrap", "--kms", "file:/ks#k", "--in", "f", "--key-file", "/k"});
+}
+
+TEST(OptionGroupsTest, KmsGroupForEveryCommandThatTakesIt) {
+  for (const Args& head :
+       {Args{"mount", "img", "/mnt"}, Args{"check", "img"}, Args{"bind", "img"},
+        Args{"unbind", "img"}, Args{"shred", "img"}, Args{"rewrap", "img"},
+        Args{"wrap", "--in", "f"}, Args{"unwrap", "--in", "f"},
+        Args{"kms", "state"}}) {
+    Args a = head;
+    a.insert(a.end(), {"--kms", "file:/ks#k", "--kms-ca", "/ca", "--keystore-passphrase-file", "/p"});
+    Command c = MustParse(a);
+    const KmsConfig& k = head[0] == "mount" ? c.mount.kms : c.kms;
+    EXPECT_EQ(k.uri, "file:/ks#k") << head[0];
+    EXPECT_EQ(k.options.ca_file, "/ca") << head[0];
+    EXPECT_EQ(k.options.keystore_passphrase_file, "/p") << head[0];
+  }
+  MustFail({"info", "img", "--kms-ca", "/ca"});
 }
 
 }  // namespace

@@ -7,58 +7,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/secret_file.h"
 #include "common/unique_fd.h"
 
 namespace luksfs::cli {
 
 namespace {
 
-// Reads from fd until EOF (or the first '\n' when `line`), into locked
-// memory. The newline is not kept.
-Result<SecureBuffer> ReadAll(int fd, bool line, const std::string& what) {
-  LUKSFS_ASSIGN_OR_RETURN(SecureBuffer buf, SecureBuffer::Create(256));
-  size_t used = 0;
-  for (;;) {
-    if (used == buf.size()) {
-      if (buf.size() >= kMaxSecretBytes) {
-        return Status::InvalidArgument(what + " is larger than " +
-                                       std::to_string(kMaxSecretBytes) +
-                                       " bytes");
-      }
-      LUKSFS_ASSIGN_OR_RETURN(SecureBuffer bigger,
-                              SecureBuffer::Create(buf.size() * 2));
-      std::memcpy(bigger.data(), buf.data(), used);
-      buf = std::move(bigger);  // the old buffer is wiped by its destructor
-    }
-    // One byte at a time for lines, so nothing after the newline is consumed.
-    const size_t want = line ? 1 : buf.size() - used;
-    ssize_t n = read(fd, buf.data() + used, want);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("cannot read " + what, errno);
-    }
-    if (n == 0) break;
-    if (line && buf.data()[used] == '\n') {
-      buf.data()[used] = 0;
-      break;
-    }
-    used += static_cast<size_t>(n);
-  }
-  buf.Truncate(used);
-  return buf;
-}
-
 Result<SecureBuffer> ReadFile(const std::string& path, bool line) {
-  const std::string what = line ? "passphrase file '" + path + "'"
-                                : "key file '" + path + "'";
-  if (path == "-") return ReadAll(STDIN_FILENO, line, "standard input");
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(what + " does not exist");
-    return PosixError("cannot open " + what, errno);
-  }
-  UniqueFd guard(fd);
-  return ReadAll(fd, line, what);
+  return line ? ReadSecretFile(path, "passphrase file", SecretFormat::kFirstLine,
+                               kMaxSecretBytes)
+              : ReadSecretFile(path, "key file", SecretFormat::kWhole,
+                               kMaxSecretBytes);
 }
 
 Result<SecureBuffer> Prompt(const std::string& image) {
@@ -77,7 +37,8 @@ Result<SecureBuffer> Prompt(const std::string& image) {
     t.c_lflag |= ECHONL;
     tcsetattr(fd, TCSAFLUSH, &t);
   }
-  Result<SecureBuffer> r = ReadAll(fd, true, "the terminal");
+  Result<SecureBuffer> r =
+      ReadSecretFd(fd, "the terminal", SecretFormat::kFirstLine, kMaxSecretBytes);
   if (restore) tcsetattr(fd, TCSAFLUSH, &old_t);
   return r;
 }

@@ -214,7 +214,7 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
 
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   // One /dev/fuse clone per worker: measured 25K -> 45K 4 KiB random-read
-  // IOPS at queue depth 1 on this machine kind (perf.md).
+  // IOPS at queue depth 1 on this machine kind (doc/perf.md).
   fuse_loop_cfg_set_clone_fd(cfg, 1);
   fuse_loop_cfg_set_max_threads(cfg, options_.max_threads);
   fuse_loop_cfg_set_idle_threads(cfg, options_.max_threads);

@@ -2,6 +2,7 @@
 
 #include "fs/storage/file_storage.h"
 #include "fs/storage/s3_storage.h"
+#include "fs/storage/window_storage.h"
 
 namespace luksfs::fs {
 
@@ -11,11 +12,13 @@ Result<std::unique_ptr<Storage>> OpenStorage(const std::string& image,
   if (IsS3Uri(image)) {
     auto s = S3Storage::Open(image, writable, opts.s3, ProcessEnv());
     if (!s.ok()) return s.status();
-    return std::unique_ptr<Storage>(std::move(s).value());
+    return ApplyWindow(std::unique_ptr<Storage>(std::move(s).value()),
+                       opts.offset, opts.partition);
   }
   auto f = FileStorage::Open(image, writable);
   if (!f.ok()) return f.status();
-  return std::unique_ptr<Storage>(std::move(f).value());
+  return ApplyWindow(std::unique_ptr<Storage>(std::move(f).value()),
+                     opts.offset, opts.partition);
 }
 
 }  // namespace luksfs::fs

@@ -15,6 +15,8 @@ namespace luksfs::fs {
 
 struct StorageOptions {
   S3Options s3;  // used for s3:// images only
+  uint64_t offset = 0;  // --offset: bytes skipped (in the partition, if any)
+  int partition = 0;    // --partition N: the image is partition N of a disk
 };
 
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& image,

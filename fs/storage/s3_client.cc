@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/retry_policy.h"
 #include "fs/storage/s3_xml.h"
 
 namespace luksfs::fs {
@@ -137,17 +138,14 @@ bool RetryableCurl(CURLcode c) {
 }
 
 bool RetryableHttp(long status, const std::string& body) {
-  if (status >= 500 || status == 429) return true;
+  if (RetryableHttpStatus(status)) return true;
   // S3 answers 400 RequestTimeout when an upload stalled.
   return status == 400 && body.find("<Code>RequestTimeout</Code>") != std::string::npos;
 }
 
+// 200 ms doubling to 5 s, jittered (common/retry_policy.h).
 std::chrono::milliseconds Backoff(unsigned attempt) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  const uint64_t cap_ms = 5000;
-  const uint64_t exp_ms = std::min<uint64_t>(cap_ms, 200ull << std::min(attempt, 10u));
-  std::uniform_int_distribution<uint64_t> d(exp_ms / 2, exp_ms);  // jitter
-  return std::chrono::milliseconds(d(rng));
+  return RetryPolicy::S3(0).Delay(attempt);
 }
 
 Status CurlSetup(CURL* h, CURLcode c) {

@@ -12,39 +12,11 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "common/parallel_for.h"
 
 namespace luksfs::fs {
 
 namespace {
-
-// Runs fn(0..n-1) on up to `threads` threads (the caller is one of them).
-// Returns the first failure; stops handing out work after it.
-Status RunParallel(size_t n, unsigned threads,
-                   const std::function<Status(size_t)>& fn) {
-  if (n == 0) return Status();
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;  // guarded by mu
-  std::atomic<bool> failed{false};
-  auto worker = [&] {
-    while (!failed.load()) {
-      const size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> l(mu);
-        if (first.ok()) first = s;
-        failed = true;
-      }
-    }
-  };
-  const size_t extra = std::min<size_t>(n, std::max(threads, 1u)) - 1;
-  std::vector<std::thread> ts;
-  for (size_t i = 0; i < extra; ++i) ts.emplace_back(worker);
-  worker();
-  for (auto& t : ts) t.join();
-  return first;
-}
 
 Result<int> OpenWriteBack(const std::string& dir, uint64_t size) {
   int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -107,6 +79,9 @@ S3Storage::S3Storage(std::string name, std::string key,
       cache_(opts.cache_mib * 1024 * 1024),
       etag_(info.etag),
       remote_size_(info.size) {
+  if (opts_.parallel > 1) {
+    io_pool_ = std::make_unique<ThreadPool>(opts_.parallel - 1);
+  }
   if (opts_.read_ahead_kib > 0) {
     // One worker per GET the full window holds (4 with the default 16 MiB),
     // at least opts.parallel, at most 8.
@@ -170,7 +145,7 @@ Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
   const uint64_t per_get = kMaxGet / kBlockSize;
   const size_t gets = (n + per_get - 1) / per_get;
   out->assign(n, nullptr);
-  return RunParallel(gets, opts_.parallel, [&](size_t g) -> Status {
+  return ParallelFor(io_pool_.get(), opts_.parallel - 1, gets, [&](size_t g) -> Status {
     const uint64_t b0 = first + g * per_get;
     const uint64_t nb = std::min(per_get, first + n - b0);
     const uint64_t begin = b0 * kBlockSize;
@@ -483,7 +458,7 @@ Status S3Storage::CommitMultipart(const RangeSet& dirty, const std::string& etag
   LUKSFS_ASSIGN_OR_RETURN(std::string upload, client_->CreateMultipartUpload(key_));
   std::vector<std::string> etags(n);
   std::atomic<uint64_t> uploaded{0};
-  Status s = RunParallel(n, opts_.parallel, [&](size_t i) -> Status {
+  Status s = ParallelFor(io_pool_.get(), opts_.parallel - 1, n, [&](size_t i) -> Status {
     const uint64_t begin = i * part;
     const uint64_t end = std::min(size, begin + part);
     Result<std::string> r = Status::Internal("unset");

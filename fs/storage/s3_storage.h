@@ -135,6 +135,9 @@ class S3Storage : public Storage {
   std::atomic<uint64_t> uploaded_total_{0};
   std::mutex commit_mu_;  // see the file comment
   std::thread committer_;
+  // Helpers of the caller for the GETs and part uploads of one request
+  // (ParallelFor): opts_.parallel - 1 threads, none when it is 1.
+  mutable std::unique_ptr<ThreadPool> io_pool_;
   // Last member: destroyed (drained and joined) first.
   mutable std::unique_ptr<ThreadPool> prefetch_;
 };

@@ -8,6 +8,8 @@
 #include <cctype>
 #include <ctime>
 
+#include "common/hex.h"
+
 namespace luksfs::fs::sigv4 {
 
 namespace {
@@ -78,21 +80,10 @@ std::string CanonicalQuery(std::vector<std::pair<std::string, std::string>> q) {
   return out;
 }
 
-std::string Hex(std::span<const uint8_t> bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
-
 std::string Sha256Hex(std::span<const uint8_t> data) {
   uint8_t md[SHA256_DIGEST_LENGTH];
   SHA256(data.data(), data.size(), md);
-  return Hex(md);
+  return HexEncode(md);
 }
 
 std::string CanonicalRequest(const Request& req, std::string* signed_headers) {
@@ -144,7 +135,7 @@ std::string Signature(std::span<const uint8_t> signing_key,
                       std::string_view string_to_sign) {
   uint8_t mac[32];
   Hmac(signing_key, string_to_sign, mac);
-  return Hex(mac);
+  return HexEncode(mac);
 }
 
 Result<std::string> Authorization(std::string_view access_key,

@@ -3,7 +3,9 @@
 // Written in the project because libcurl 7.88's CURLOPT_AWS_SIGV4 sorts
 // canonical headers by "name:value" instead of by name (which breaks
 // UploadPartCopy with x-amz-copy-source-range) and does not canonicalise
-// the query string. See /work/shared/reference/s3.md section 5.
+// the query string (curl issues #9717 and #10129, fixed by curl PR #14370
+// in 8.10). The signing follows the AWS Signature Version 4 documentation
+// ("Create a signed AWS API request"); doc/s3.md lists the pitfalls.
 //
 // Inputs are already-encoded: the caller builds the path with UriEncode and
 // the query with CanonicalQuery and sends exactly those bytes on the wire.
@@ -46,8 +48,7 @@ std::string UriEncode(std::string_view s, bool encode_slash);
 // name and value.
 std::string CanonicalQuery(std::vector<std::pair<std::string, std::string>> q);
 
-// Lower-case hex.
-std::string Hex(std::span<const uint8_t> bytes);
+// Lower-case hex SHA-256 (common/hex.h encodes).
 std::string Sha256Hex(std::span<const uint8_t> data);
 inline std::string Sha256Hex(std::string_view s) {
   return Sha256Hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});

@@ -71,7 +71,7 @@ for n, ks in want_slots.items():
     eq(p + "area.offset", int(a["offset"]), ga.get("offset"))
     eq(p + "area.size", int(a["size"]), ga.get("size"))
     eq(p + "area.encryption", a["encryption"], ga.get("encryption"))
-    eq(p + "area.key_size", a["key_size"], ga.get("key_size"))
+    eq(p + "area.key_size", a["key_size"] * 8, ga.get("key_size"))  # bits, as every key_size
 toks = {t.get("token"): t for t in got.get("tokens", [])}
 for n, t in cs["tokens"].items():
     g = toks.get(int(n), {})

@@ -17,6 +17,8 @@
 # key server); PYKMIP_VERSIONS or PYKMIP_ADD_ATTRIBUTE=1 starts it through tests/kms/pykmip_launcher.py,
 # which also implements Add Attribute for x- custom attributes and logs each request's version.
 # TLS 1.2 cipher suites PyKMIP 0.10 accepts; the client certificates carry the clientAuth EKU it enforces.
+# Notes on this server set-up: doc/kmip.md, section "The PyKMIP test server"
+# (TLS1.2 suite, client EKU enforced).
 set -euo pipefail
 
 DIR="${1:?usage: pykmip-up.sh DIR [PORT]}"

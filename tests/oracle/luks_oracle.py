@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Independent LUKS1/LUKS2 reader and writer used as the test oracle for luksfs.
 
-This file shares no code with luksfs. It follows the on-disk formats described in
-/work/shared/reference/luks.md and uses python3-cryptography for the ciphers and libargon2
+This file shares no code with luksfs. It follows the published on-disk formats
+(the LUKS1 On-Disk Format Specification 1.2.3 and the LUKS2 On-Disk Format Specification
+of the cryptsetup project; doc/formats.md) and uses python3-cryptography for the ciphers and libargon2
 (through ctypes) for Argon2. Run it with /usr/bin/python3 (Debian's python, which has
 python3-cryptography).
 

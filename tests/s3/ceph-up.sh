@@ -3,7 +3,7 @@
 # Everything lives under $D; nothing in /etc/ceph or /var/lib/ceph is touched. ~15-20 s.
 #   D=/tmp/ceph-ci STORE=memstore|bluestore PORT=7480 MON_PORT=6789 AK=... SK=... [TUNE=1|0] ceph-up.sh
 # Restart only radosgw (fault tests): D=... ceph-up.sh rgw
-# Recipe: /work/shared/reference/s3.md section 6.
+# Notes on this server set-up: doc/s3.md, section "The radosgw test server".
 set -euo pipefail
 D=${D:-/tmp/ceph-ci}; STORE=${STORE:-memstore}; PORT=${PORT:-7480}; MON_PORT=${MON_PORT:-6789}
 AK=${AK:-ciaccesskey}; SK=${SK:-cisecretkey0123456789}
