@@ -43,6 +43,9 @@ FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(ca
 FS_SRCS     += $(call srcs,fs/image)
 FS_SRCS     += $(call srcs,fs/prep)
 MAIN_SRC    := fs/cli/main.cc
+# The qcow2+LUKS container (fs/image/qcow2_*, part of FS_SRCS): the fuzz
+# build links it alone.
+QCOW2_SRCS  := $(filter-out %_test.cc %_fuzz.cc,$(wildcard fs/image/qcow2_*.cc))
 
 obj = $(patsubst %.cc,$(BUILD)/obj/%.o,$(1))
 LIB_COMMON := $(BUILD)/libcommon.a
@@ -117,11 +120,14 @@ demo: deps
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
 FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc)
+FUZZ_SRCS += $(wildcard fs/image/qcow2_*_fuzz.cc fs/image/qcow2_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CRYPTO_SRCS) $(KMS_SRCS)
+# The qcow2 parser and map (fs/image/qcow2_*) need only common and crypto.
+FUZZ_LIB_SRCS += $(QCOW2_SRCS)
 FUZZ_LIB_SRCS += fs/storage/lease_record.cc  # pure parser, for fs/lease_record_fuzz.cc
 FUZZ_LIB_SRCS += fs/partition_table.cc
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(BUILD)/fuzzobj/%.o,$(FUZZ_LIB_SRCS))

@@ -52,7 +52,8 @@ Result<LuksHeader> ReadLuksHeader(const ReadFn& read, uint64_t image_size) {
   }
   if (std::memcmp(head.data(), "QFI\xfb", 4) == 0) {
     return Status::NotSupported(
-        "this is a qcow2 image; qcow2 with LUKS is not supported yet");
+        "this is a qcow2 image: its LUKS header lies inside the qcow2 "
+        "container (open it through the container)");
   }
   return Status::Corruption("not a LUKS image (bad magic)");
 }

@@ -46,6 +46,8 @@ class Volume {
          std::unique_ptr<crypto::CryptEngine> engine, bool read_only);
 
   uint64_t Size() const { return size_; }
+  // Bytes backed by host data (BlockMap::AllocatedBytes), for st_blocks.
+  uint64_t AllocatedBytes() const { return map_->AllocatedBytes(); }
   bool read_only() const { return read_only_; }
   const Storage& storage() const { return *storage_; }
 

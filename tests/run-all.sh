@@ -110,6 +110,13 @@ make_seed_corpus() {
         truncate -s 64K "$dir/gpt-disk.bin" "$dir/mbr-disk.bin"
         printf 'label: gpt\nstart=40, size=40\nstart=80, size=20\n' | sfdisk -q "$dir/gpt-disk.bin"
         printf 'label: dos\nstart=1, size=60\n' | sfdisk -q "$dir/mbr-disk.bin"
+        # qcow2 seeds for qcow2_fuzz (plaintext qcow2: no PBKDF2 benchmark, small files).
+        qemu-img create -q -f qcow2 -o cluster_size=512 qc.qcow2 1M
+        qemu-io -c 'write -P 1 0 4k' -c 'write -z 8k 1k' -c 'write -P 2 500k 3k' qc.qcow2 >/dev/null
+        qemu-img create -q -f qcow2 -o cluster_size=16k,extended_l2=on qx.qcow2 4M
+        qemu-io -c 'write -P 1 0 6k' -c 'write -z 64k 4k' qx.qcow2 >/dev/null
+        cp qc.qcow2 "$dir/qcow2-512.bin"
+        cp qx.qcow2 "$dir/qcow2-extl2.bin"
     ) >"$LOG_DIR/fuzz-seeds.log" 2>&1
     local rc=$?
     rm -rf "$tmp"

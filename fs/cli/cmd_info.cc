@@ -47,9 +47,29 @@ std::string CopyState(bool valid, const std::string& error) {
   return valid ? "ok" : "damaged: " + error;
 }
 
+// qcow2: the container's facts (version, cluster size, virtual size, ...)
+// and the view size is the virtual size, not the LUKS payload's.
+bool IsQcow2(const fs::Container& c) {
+  return std::string(c.format()) == "qcow2";
+}
+
 ordered_json HeaderJson(const crypto::LuksHeader& h, uint64_t image_size,
-                        const Status& mountable) {
+                        const Status& mountable, const fs::Container& c) {
   ordered_json j;
+  if (IsQcow2(c)) {
+    ordered_json facts;
+    facts["format"] = c.format();
+    for (const auto& [k, v] : c.Facts()) {
+      const bool num = !v.empty() && v.find_first_not_of("0123456789") ==
+                                         std::string::npos;
+      if (num) {
+        facts[k] = std::stoull(v);
+      } else {
+        facts[k] = v;
+      }
+    }
+    j["container"] = facts;
+  }
   j["version"] = h.version;
   j["uuid"] = h.uuid;
   j["label"] = h.label;
@@ -66,7 +86,13 @@ ordered_json HeaderJson(const crypto::LuksHeader& h, uint64_t image_size,
   j["sector_size"] = seg ? seg->sector_size : 512;
   j["iv_tweak"] = seg ? seg->iv_tweak : 0;
   auto layout = crypto::ComputeDataLayout(h, image_size);
-  if (layout.ok() && mountable.ok()) j["view_size"] = layout->size;
+  if (IsQcow2(c)) {
+    for (const auto& [k, v] : c.Facts()) {
+      if (k == "virtual_size") j["view_size"] = std::stoull(v);
+    }
+  } else if (layout.ok() && mountable.ok()) {
+    j["view_size"] = layout->size;
+  }
   ordered_json slots = ordered_json::array();
   for (const auto& ks : h.keyslots) slots.push_back(KeyslotJson(ks));
   j["keyslots"] = slots;
@@ -92,12 +118,21 @@ ordered_json HeaderJson(const crypto::LuksHeader& h, uint64_t image_size,
 }
 
 void PrintText(const crypto::LuksHeader& h, uint64_t image_size,
-               const Status& mountable) {
+               const Status& mountable, const fs::Container& c) {
   std::ostringstream o;
   auto row = [&](const std::string& k, const std::string& v) {
     o << k << ":" << std::string(k.size() < 15 ? 15 - k.size() : 1, ' ') << v
       << "\n";
   };
+  std::string qcow2_size;
+  if (IsQcow2(c)) {
+    o << "qcow2 container\n";
+    for (const auto& [k, v] : c.Facts()) {
+      o << "  " << k << ": " << v << "\n";
+      if (k == "virtual_size") qcow2_size = v;
+    }
+    o << "\n";
+  }
   o << "LUKS header information\n";
   row("Version", std::to_string(h.version));
   if (h.version == 2) {
@@ -131,7 +166,11 @@ void PrintText(const crypto::LuksHeader& h, uint64_t image_size,
     if (s.has_integrity) o << "\tintegrity: yes\n";
   }
   auto layout = crypto::ComputeDataLayout(h, image_size);
-  if (layout.ok()) o << "  view size: " << layout->size << " [bytes]\n";
+  if (!qcow2_size.empty()) {
+    o << "  view size: " << qcow2_size << " [bytes] (qcow2 virtual size)\n";
+  } else if (layout.ok()) {
+    o << "  view size: " << layout->size << " [bytes]\n";
+  }
   o << "\nKeyslots:\n";
   for (const auto& ks : h.keyslots) {
     o << "  " << ks.index << ": " << ks.type << "\n";
@@ -180,11 +219,12 @@ int RunInfo(const std::string& path, bool json,
                     .status();
   }
   if (json) {
-    std::cout << HeaderJson(image.header, image.luks_size(), mountable)
+    std::cout << HeaderJson(image.header, image.luks_size(), mountable,
+                            *image.container)
                      .dump(2)
               << "\n";
   } else {
-    PrintText(image.header, image.luks_size(), mountable);
+    PrintText(image.header, image.luks_size(), mountable, *image.container);
   }
   return kExitOk;
 }

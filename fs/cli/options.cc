@@ -206,7 +206,10 @@ std::string VerbUsage(const std::string& cmd) {
        "  create-key URI   create a root key and print its URI\n"
        "  revoke URI       revoke the key: images bound to it no longer open\n"
        "  destroy URI      destroy the key (crypto-shred every image bound to it)\n"
-       "  state URI        print the key's state"},
+       "  state URI        print the key's state\n"
+       "  trust URI        show the server certificate; --save pins it in the\n"
+       "                   cluster configuration (--kms-config)\n"
+       "  clusters         list the configured KMS clusters and check each server"},
   };
   auto it = kVerbUsage.find(cmd);
   return it == kVerbUsage.end() ? "usage: luksfs " + cmd : it->second;

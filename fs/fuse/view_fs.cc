@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -86,7 +87,8 @@ void ViewFs::FillAttr(fuse_ino_t ino, struct stat* st) const {
   st->st_mode = S_IFREG | a.mode.load();
   st->st_nlink = 1;
   st->st_size = static_cast<off_t>(volume_->Size());
-  st->st_blocks = static_cast<blkcnt_t>((volume_->Size() + 511) / 512);
+  st->st_blocks = static_cast<blkcnt_t>(
+      (std::min(volume_->AllocatedBytes(), volume_->Size()) + 511) / 512);
   st->st_blksize = 4096;
 }
 

@@ -110,6 +110,11 @@ class BlockMap {
   // so that a map that cannot discard refuses before anything is written.
   virtual Status Discard(uint64_t offset, uint64_t length) = 0;
 
+  // Guest bytes backed by host data (allocated granules), for st_blocks:
+  // a hole-aware copy (cp --sparse) skips the rest. Cheap (a counter).
+  // Linear maps: Size().
+  virtual uint64_t AllocatedBytes() const { return Size(); }
+
   // Writes every cached metadata update to Storage in order and makes it
   // durable together with the data written before (Storage::Flush).
   virtual Status Flush() = 0;

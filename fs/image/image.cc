@@ -36,6 +36,8 @@ Result<OpenedImage> OpenImage(const std::string& path, bool writable,
   out.read = [c](uint64_t off, std::span<uint8_t> dst) {
     return c->ReadLuks(off, dst);
   };
+  // A container without a LUKS region (a plaintext qcow2) says why.
+  if (out.luks_size() == 0) LUKSFS_RETURN_IF_ERROR(c->ReadLuks(0, {}));
   LUKSFS_ASSIGN_OR_RETURN(out.header,
                           crypto::ReadLuksHeader(out.read, out.luks_size()));
   return out;

@@ -46,21 +46,29 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
 FileStorage::~FileStorage() { close(fd_); }
 
 Status FileStorage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
-  if (offset > size_ || dst.size() > size_ - offset) {
+  const uint64_t size = Size();
+  if (offset > size || dst.size() > size - offset) {
     return Status::Corruption("image is truncated: read of " +
                               std::to_string(dst.size()) + " bytes at " +
                               std::to_string(offset) + " passes its end (" +
-                              std::to_string(size_) + " bytes)");
+                              std::to_string(size) + " bytes)");
   }
   return PreadAll(fd_, offset, dst, "image");
 }
 
 Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (!writable_) return Status::InvalidArgument("storage is read-only");
-  if (offset > size_ || src.size() > size_ - offset) {
-    return Status::InvalidArgument("write passes the end of the image");
+  if (src.size() > UINT64_MAX - offset) {
+    return Status::InvalidArgument("write passes the end of the address space");
   }
-  return PwriteAll(fd_, offset, src, "image");
+  LUKSFS_RETURN_IF_ERROR(PwriteAll(fd_, offset, src, "image"));
+  // Growth: publish the new end once the bytes are there.
+  const uint64_t end = offset + src.size();
+  uint64_t cur = size_.load(std::memory_order_relaxed);
+  while (end > cur &&
+         !size_.compare_exchange_weak(cur, end, std::memory_order_acq_rel)) {
+  }
+  return Status();
 }
 
 Status FileStorage::Flush() {

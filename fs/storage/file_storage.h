@@ -1,6 +1,7 @@
 // FileStorage: Storage over a local file or block device, with pread/pwrite.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -16,7 +17,9 @@ class FileStorage : public Storage {
                                                    bool writable);
   ~FileStorage() override;
 
-  uint64_t Size() const override { return size_; }
+  uint64_t Size() const override {
+    return size_.load(std::memory_order_acquire);
+  }
   Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const override;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
   Status Flush() override;
@@ -28,7 +31,8 @@ class FileStorage : public Storage {
 
   const std::string path_;
   const int fd_;
-  const uint64_t size_;
+  // Grows (never shrinks) as writes pass the end; see Storage::WriteAt.
+  std::atomic<uint64_t> size_;
   const bool writable_;
 };
 

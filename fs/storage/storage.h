@@ -21,15 +21,19 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // Image size in bytes (grows when a WriteAt extends the image).
+  // Image size in bytes. Fixed for the life of the mount unless the storage
+  // grows (see WriteAt); then it is the highest end of any completed write.
   virtual uint64_t Size() const = 0;
 
   // Reads exactly dst.size() bytes at `offset`. A read past the end is
   // kCorruption ("truncated"); an OS failure is kIOError.
   virtual Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const = 0;
 
-  // Writes all of src at `offset`. A write past Size() extends the storage
-  // (a gap reads as zeros) and Size() then returns offset + src.size().
+  // Writes all of src at `offset`. A write that ends past Size() GROWS the
+  // storage (a container that allocates, such as qcow2, appends clusters):
+  // Size() then reports the new end; a gap between the old end and `offset`
+  // reads as zeros. Storages that cannot grow refuse such a write with
+  // kNotSupported or kIOError (a block device: ENOSPC).
   // Errors: kIOError; kInvalidArgument if read-only.
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
 

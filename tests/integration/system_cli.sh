@@ -35,14 +35,14 @@ grep -q -- '--passphrase-file' "$WORK/last.out" && fail "umount --help lists sec
 assert_exit 0 "$LUKSFS" info --help
 grep -q -- '--kms' "$WORK/last.out" && fail "info --help lists KMS options"
 assert_exit 0 "$LUKSFS" kms --help
-for v in create-key revoke destroy state; do
-    grep -q "^  $v URI" "$WORK/last.out" || fail "kms --help does not list $v"
+for v in "create-key URI" "revoke URI" "destroy URI" "state URI" "trust URI" "clusters "; do
+    grep -q "^  $v" "$WORK/last.out" || fail "kms --help does not list ${v% *}"
 done
 
 log "usage errors point at the command's own help, in one line"
 one_line 1 "mount: too many arguments (usage: luksfs mount [options] IMAGE MOUNTPOINT) (see 'luksfs mount --help')" \
     "$LUKSFS" mount a b c
-one_line 1 "kms: a verb is needed: create-key, revoke, destroy or state (see 'luksfs kms --help')" "$LUKSFS" kms
+one_line 1 "kms: a verb is needed: create-key, revoke, destroy, state, trust or clusters (see 'luksfs kms --help')" "$LUKSFS" kms
 one_line 1 "unknown command 'bogus' (see 'luksfs --help')" "$LUKSFS" bogus
 
 log "an erased image is 'no key', exit 2 (was: no digest covers data segment 0, exit 3)"
