@@ -253,6 +253,8 @@ Result<S3Client::Response> S3Client::PerformOnce(const Call& call,
   set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
   set(curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L));
   set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));
+  // Larger receive chunks: fewer recv calls and callbacks per ranged GET.
+  set(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024));
   set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg_.connect_timeout_s));
   set(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L));
   set(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg_.stall_timeout_s));

@@ -77,12 +77,17 @@ S3Storage::S3Storage(std::string name, std::string key,
       writable_(fd >= 0),
       fd_(fd),
       cache_(opts.cache_mib * 1024 * 1024),
-      etag_(info.etag) {
+      etag_(info.etag),
+      remote_size_(info.size) {
   if (opts_.parallel > 1) {
     io_pool_ = std::make_unique<ThreadPool>(opts_.parallel - 1);
   }
   if (opts_.read_ahead_kib > 0) {
-    prefetch_ = std::make_unique<ThreadPool>(std::max(1u, opts_.parallel));
+    // One worker per GET the full window holds (4 with the default 16 MiB),
+    // at least opts.parallel, at most 8.
+    const uint64_t gets = opts_.read_ahead_kib * 1024 / kMaxGet;
+    prefetch_ = std::make_unique<ThreadPool>(static_cast<unsigned>(
+        std::clamp<uint64_t>(gets, std::max(1u, opts_.parallel), 8)));
   }
   if (writable_ && opts_.commit_interval_s > 0) {
     committer_ = std::thread([this] { CommitterLoop(); });
@@ -105,9 +110,9 @@ std::string S3Storage::etag() const {
   return etag_;
 }
 
-uint64_t S3Storage::BlockBytes(uint64_t index) const {
-  const uint64_t begin = index * kBlockSize;
-  return std::min(kBlockSize, size_ - begin);
+uint64_t S3Storage::remote_size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return remote_size_;
 }
 
 // ---------------------------------------------------------------------------
@@ -134,7 +139,7 @@ void S3Storage::ClearInflight(uint64_t first, uint64_t n) const {
   inflight_cv_.notify_all();
 }
 
-Status S3Storage::FetchBlocks(uint64_t first, uint64_t n,
+Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
                               std::vector<Block>* out) const {
   const uint64_t epoch = cache_.epoch();
   const uint64_t per_get = kMaxGet / kBlockSize;
@@ -144,12 +149,12 @@ Status S3Storage::FetchBlocks(uint64_t first, uint64_t n,
     const uint64_t b0 = first + g * per_get;
     const uint64_t nb = std::min(per_get, first + n - b0);
     const uint64_t begin = b0 * kBlockSize;
-    const uint64_t end = std::min(size_, (b0 + nb) * kBlockSize);
+    const uint64_t end = std::min(remote, (b0 + nb) * kBlockSize);
     std::vector<uint8_t> buf(end - begin);
     LUKSFS_RETURN_IF_ERROR(Get(begin, buf));
     for (uint64_t i = 0; i < nb; ++i) {
       const uint64_t off = i * kBlockSize;
-      const uint64_t len = BlockBytes(b0 + i);
+      const uint64_t len = std::min(kBlockSize, end - begin - off);
       auto blk = std::make_shared<const std::vector<uint8_t>>(
           buf.begin() + static_cast<ptrdiff_t>(off),
           buf.begin() + static_cast<ptrdiff_t>(off + len));
@@ -161,6 +166,11 @@ Status S3Storage::FetchBlocks(uint64_t first, uint64_t n,
 }
 
 Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
+  // Past the object's end (a grown image) every byte is local: the caller
+  // overlays the write-back file.
+  const uint64_t remote = remote_size();
+  if (offset >= remote) return Status();
+  if (dst.size() > remote - offset) dst = dst.first(remote - offset);
   if (dst.empty()) return Status();
   const uint64_t end = offset + dst.size();
   const uint64_t first = offset / kBlockSize;
@@ -186,7 +196,7 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
     size_t b = a + 1;
     while (b < mine.size() && mine[b] == mine[b - 1] + 1) ++b;
     std::vector<Block> got;
-    Status s = FetchBlocks(mine[a], b - a, &got);
+    Status s = FetchBlocks(mine[a], b - a, remote, &got);
     ClearInflight(mine[a], b - a);
     if (!s.ok() && status.ok()) status = s;
     if (s.ok()) {
@@ -207,8 +217,8 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
 
 void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
   if (!prefetch_) return;
-  const uint64_t window = opts_.read_ahead_kib * 1024;
-  uint64_t from, to;
+  const uint64_t max_window = opts_.read_ahead_kib * 1024;
+  uint64_t from, to, remote, window;
   {
     std::lock_guard<std::mutex> l(mu_);
     // Sequential: starts near where the last read ended (the kernel's own
@@ -216,10 +226,20 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
     const bool seq = offset <= last_end_ + kMaxGet && end + kMaxGet >= last_end_;
     last_end_ = seq ? std::max(last_end_, end) : end;
     if (!seq) {
+      // A random read: no read-ahead, and the next run starts small again.
       ra_next_ = 0;
+      ra_window_ = 0;
+      seq_reads_ = 0;
       return;
     }
-    const uint64_t nblocks = (size_ + kBlockSize - 1) / kBlockSize;
+    // Adaptive: a run must be seen twice before any GET is issued ahead of
+    // it, and the window then doubles with every top-up (two GETs, four,
+    // ...) up to --read-ahead, so short runs cost little.
+    if (++seq_reads_ < 2) return;
+    if (ra_window_ == 0) ra_window_ = std::min(max_window, 2 * kMaxGet);
+    window = ra_window_;
+    remote = remote_size_;
+    const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
     from = std::max(ra_next_, (end + kBlockSize - 1) / kBlockSize);
     to = std::min(nblocks, (end + window + kBlockSize - 1) / kBlockSize);
     if (to <= from) return;
@@ -227,6 +247,7 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
     // number of large GETs ahead of the reader.
     if ((to - from) * kBlockSize < std::min(window, kMaxGet) / 2 && to < nblocks) return;
     ra_next_ = to;
+    ra_window_ = std::min(max_window, 2 * ra_window_);
   }
   const uint64_t per_get = kMaxGet / kBlockSize;
   for (uint64_t b0 = from; b0 < to; b0 += per_get) {
@@ -253,9 +274,9 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       size_t b = a + 1;
       while (b < need.size() && need[b] == need[b - 1] + 1) ++b;
       const uint64_t f = need[a], n = b - a;
-      prefetch_->Submit([this, f, n] {
+      prefetch_->Submit([this, f, n, remote] {
         std::vector<Block> got;
-        Status s = FetchBlocks(f, n, &got);
+        Status s = FetchBlocks(f, n, remote, &got);
         ClearInflight(f, n);
         if (!s.ok()) LogDebug(name_ + ": read-ahead: " + s.message());
       });
@@ -295,11 +316,12 @@ Status S3Storage::ReadAll(uint64_t offset, std::span<uint8_t> dst) const {
 }
 
 Status S3Storage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
-  if (offset > size_ || dst.size() > size_ - offset) {
+  const uint64_t size = Size();
+  if (offset > size || dst.size() > size - offset) {
     return Status::Corruption(name_ + ": read of " + std::to_string(dst.size()) +
                               " bytes at " + std::to_string(offset) +
                               " passes the end of the object (" +
-                              std::to_string(size_) + " bytes)");
+                              std::to_string(size) + " bytes)");
   }
   Status s = ReadAll(offset, dst);
   if (!s.ok()) return s;
@@ -312,16 +334,24 @@ Status S3Storage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
 
 Status S3Storage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (!writable_) return Status::InvalidArgument("storage is read-only");
-  if (offset > size_ || src.size() > size_ - offset) {
-    // Growing an object (qcow2 allocation) is not implemented for S3 yet.
-    return Status::NotSupported(name_ +
-                                ": growing an S3 object is not supported");
+  if (offset > kMaxObject || src.size() > kMaxObject - offset) {
+    return Status::InvalidArgument(name_ + ": write at " + std::to_string(offset) +
+                                   " would grow the object past 5 TiB");
   }
+  // A write past the end extends the file (the gap stays a zero hole).
   LUKSFS_RETURN_IF_ERROR(
       PwriteAll(fd_, offset, src, name_ + ": write-back file"));
   std::lock_guard<std::mutex> l(mu_);
-  local_.Add(offset, offset + src.size());
-  dirty_.Add(offset, offset + src.size());
+  const uint64_t end = offset + src.size();
+  const uint64_t size = size_.load(std::memory_order_relaxed);
+  if (end > size) {
+    // The whole grown area (gap included) is local and must be uploaded.
+    local_.Add(size, end);
+    dirty_.Add(size, end);
+    size_.store(end, std::memory_order_release);
+  }
+  local_.Add(offset, end);
+  dirty_.Add(offset, end);
   return Status();
 }
 
@@ -361,25 +391,29 @@ Status S3Storage::CheckUnchanged(const std::string& etag) const {
 Status S3Storage::Commit() {
   RangeSet dirty;
   std::string etag;
+  uint64_t size, remote;  // the object to write; the object as it is
   {
     std::lock_guard<std::mutex> l(mu_);
     if (dirty_.empty()) return Status();
     dirty = std::move(dirty_);
     dirty_.clear();
     etag = etag_;
+    size = size_.load(std::memory_order_relaxed);
+    remote = remote_size_;
   }
   const auto t0 = std::chrono::steady_clock::now();
   std::string new_etag;
   Status s;
-  if (size_ <= kMinPart) {
-    std::vector<uint8_t> all(size_);
+  if (size <= kMinPart) {
+    std::vector<uint8_t> all(size);
     s = ReadAll(0, all);
     if (s.ok()) {
       s = CheckUnchanged(etag);
       if (s.ok()) s = client_->Put(key_, all).status();
+      if (s.ok()) uploaded_total_ += size;
     }
   } else {
-    s = CommitMultipart(dirty, etag, &new_etag);
+    s = CommitMultipart(dirty, etag, size, remote, &new_etag);
   }
   S3ObjectInfo info;
   if (s.ok()) {
@@ -387,9 +421,9 @@ Status S3Storage::Commit() {
     auto head = client_->Head(key_);
     if (!head.ok()) {
       s = head.status();
-    } else if (head->size != size_) {
+    } else if (head->size != size) {
       s = Status::IOError("object is " + std::to_string(head->size) +
-                              " bytes after the commit, not " + std::to_string(size_), EIO);
+                              " bytes after the commit, not " + std::to_string(size), EIO);
     } else {
       info = *head;
     }
@@ -400,6 +434,11 @@ Status S3Storage::Commit() {
     return s.WithContext(name_ + ": commit");
   }
   etag_ = info.etag;
+  if (size != remote) {
+    // The cached last block of the smaller object is short: drop it.
+    remote_size_ = size;
+    if (remote > 0) cache_.Invalidate((remote - 1) / kBlockSize, (remote - 1) / kBlockSize);
+  }
   LogDebug(name_ + ": committed " + std::to_string(dirty.TotalBytes()) +
            " dirty bytes in " +
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -409,24 +448,27 @@ Status S3Storage::Commit() {
 }
 
 Status S3Storage::CommitMultipart(const RangeSet& dirty, const std::string& etag,
+                                  uint64_t size, uint64_t remote,
                                   std::string* new_etag) {
   // Parts of one size (the last shorter); at most 10000 parts.
   uint64_t part = kMinPart;
   const uint64_t mib = 1024 * 1024;
-  if ((size_ + part - 1) / part > 10000) part = ((size_ / 10000) / mib + 1) * mib;
-  const size_t n = static_cast<size_t>((size_ + part - 1) / part);
+  if ((size + part - 1) / part > 10000) part = ((size / 10000) / mib + 1) * mib;
+  const size_t n = static_cast<size_t>((size + part - 1) / part);
   LUKSFS_ASSIGN_OR_RETURN(std::string upload, client_->CreateMultipartUpload(key_));
   std::vector<std::string> etags(n);
   std::atomic<uint64_t> uploaded{0};
   Status s = ParallelFor(io_pool_.get(), opts_.parallel - 1, n, [&](size_t i) -> Status {
     const uint64_t begin = i * part;
-    const uint64_t end = std::min(size_, begin + part);
+    const uint64_t end = std::min(size, begin + part);
     Result<std::string> r = Status::Internal("unset");
-    if (dirty.Overlaps(begin, end)) {
+    // Copy only what the current object holds whole and unchanged.
+    if (end > remote || dirty.Overlaps(begin, end)) {
       std::vector<uint8_t> buf(end - begin);
       LUKSFS_RETURN_IF_ERROR(ReadAll(begin, buf));
       r = client_->UploadPart(key_, upload, static_cast<int>(i + 1), buf);
       uploaded += end - begin;
+      uploaded_total_ += end - begin;
     } else {
       r = client_->UploadPartCopy(key_, upload, static_cast<int>(i + 1), key_,
                                   begin, end - 1, etag);

@@ -2,8 +2,12 @@
 //
 // Reads: ranged GETs of whole cache blocks (kBlockSize), several in flight
 // for a large request, kept in a bounded LRU of ciphertext (BlockCache).
-// Sequential access starts asynchronous read-ahead of the next
-// opts.read_ahead_kib. Every GET carries If-Match with the ETag pinned at
+// Sequential access starts asynchronous read-ahead: a pipeline of ranged
+// GETs (kMaxGet each, on a ThreadPool of up to 8 workers over the client's
+// kept-alive connections) ahead of the reader; the window starts at two GETs
+// on the second sequential read and doubles per top-up up to
+// opts.read_ahead_kib (the memory bound of what is in flight; fetched blocks
+// go into the bounded BlockCache). A random read resets it. Every GET carries If-Match with the ETag pinned at
 // open, so a concurrent overwrite by someone else is an error (ESTALE,
 // "object changed since mount"), never silently mixed in.
 //
@@ -16,10 +20,19 @@
 // Flush returns only after the commit completed. A background thread also
 // commits every opts.commit_interval_s seconds.
 //
+// Growth: a WriteAt past Size() extends the image (up to 5 TiB, the S3
+// object limit). The bytes between the old end and the write read as zeros;
+// the whole grown area lives in the write-back file and is dirty, so the
+// next commit uploads an object of the new size: parts inside the object as
+// last committed and clean are still UploadPartCopy'd, parts that reach past
+// its end are uploaded (an object that grows past one part size switches
+// from a single PUT to multipart). Size() returns the grown size at once.
+//
 // Thread-safety: every method may be called concurrently. Locks:
 //   commit_mu_ serialises commits and IS held across network I/O (only
 //              Flush and the committer take it; reads never wait for it);
-//   mu_        guards etag_, local_, dirty_, inflight_, seq state; never held
+//   mu_        guards etag_, remote_size_, local_, dirty_, inflight_, seq
+//              state, and serialises changes of size_; never held
 //              across network or disk I/O; taken after commit_mu_.
 //   BlockCache has its own leaf lock.
 // Errors: kIOError (EIO; EACCES for 403; ESTALE when the object changed),
@@ -27,6 +40,7 @@
 // write to a read-only mount. Messages start with the s3:// name.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -47,6 +61,7 @@ class S3Storage : public Storage {
   static constexpr uint64_t kBlockSize = 256 * 1024;
   static constexpr uint64_t kMaxGet = 4 * 1024 * 1024;   // bytes per GET
   static constexpr uint64_t kMinPart = 8 * 1024 * 1024;  // multipart part size
+  static constexpr uint64_t kMaxObject = 5ull << 40;     // S3's object limit
 
   // HEADs the object (size, ETag). Read-write also creates the write-back
   // file in opts.cache_dir (default /var/tmp).
@@ -57,7 +72,7 @@ class S3Storage : public Storage {
   // Stops the committer and read-ahead. Does not commit: call Flush first.
   ~S3Storage() override;
 
-  uint64_t Size() const override { return size_; }
+  uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const override;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
   Status Flush() override;
@@ -66,6 +81,9 @@ class S3Storage : public Storage {
   // For tests and debug logs.
   const S3Client& client() const { return *client_; }
   std::string etag() const;
+  // Bytes sent in PUTs and uploaded parts since open (copied parts are not
+  // counted).
+  uint64_t bytes_uploaded() const { return uploaded_total_.load(); }
 
  private:
   S3Storage(std::string name, std::string key, std::unique_ptr<S3Client> client,
@@ -73,8 +91,9 @@ class S3Storage : public Storage {
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
-  // GETs blocks [first, first+n) (one request each kMaxGet), caching them.
-  Status FetchBlocks(uint64_t first, uint64_t n,
+  // GETs blocks [first, first+n) (one request each kMaxGet), caching them;
+  // `remote` is the object's size (blocks end there).
+  Status FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
                      std::vector<Block>* out) const;
   // One ranged GET with If-Match; re-pins after our own commit.
   Status Get(uint64_t offset, std::span<uint8_t> dst) const;
@@ -86,14 +105,14 @@ class S3Storage : public Storage {
   Status Commit();
   Status CheckUnchanged(const std::string& etag) const;
   Status CommitMultipart(const RangeSet& dirty, const std::string& etag,
-                         std::string* new_etag);
+                         uint64_t size, uint64_t remote, std::string* new_etag);
   void CommitterLoop();
-  uint64_t BlockBytes(uint64_t index) const;
+  uint64_t remote_size() const;
 
   const std::string name_;  // "s3://bucket/key"
   const std::string key_;
   std::unique_ptr<S3Client> client_;
-  const uint64_t size_;
+  std::atomic<uint64_t> size_;       // image size; grows under mu_
   const S3Options opts_;
   const bool writable_;
   const int fd_;  // write-back file, -1 when read-only
@@ -102,14 +121,18 @@ class S3Storage : public Storage {
   mutable std::mutex mu_;
   mutable std::condition_variable inflight_cv_;  // with mu_: inflight_ shrank
   std::string etag_;                 // guarded by mu_
+  uint64_t remote_size_;             // guarded by mu_: object size at etag_
   RangeSet local_;                   // guarded by mu_: served from fd_
   RangeSet dirty_;                   // guarded by mu_: not yet committed
   mutable std::set<uint64_t> inflight_;  // guarded by mu_: blocks being fetched
   mutable uint64_t last_end_ = 0;    // guarded by mu_: end of the last read
   mutable uint64_t ra_next_ = 0;     // guarded by mu_: read-ahead issued up to
+  mutable uint64_t ra_window_ = 0;   // guarded by mu_: current (ramping) window
+  mutable uint64_t seq_reads_ = 0;   // guarded by mu_: reads in the current run
   bool stop_ = false;                // guarded by mu_
   std::condition_variable stop_cv_;  // with mu_: stop_ or work
 
+  std::atomic<uint64_t> uploaded_total_{0};
   std::mutex commit_mu_;  // see the file comment
   std::thread committer_;
   // Helpers of the caller for the GETs and part uploads of one request

@@ -33,7 +33,7 @@ class Storage {
   // storage (a container that allocates, such as qcow2, appends clusters):
   // Size() then reports the new end; a gap between the old end and `offset`
   // reads as zeros. Storages that cannot grow refuse such a write with
-  // kNotSupported (S3 for now) or kIOError (a block device: ENOSPC).
+  // kNotSupported or kIOError (a block device: ENOSPC).
   // Errors: kIOError; kInvalidArgument if read-only.
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
 
