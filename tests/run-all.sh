@@ -4,7 +4,7 @@
 #   tests/run-all.sh [UNIT_TEST_BINARY...]
 #
 # Runs, one test each: every unit-test binary given as an argument (gtest), tests/check-layering.sh,
-# every libFuzzer binary build/fuzz/*_fuzz for FUZZ_SECONDS (default 20) over a seed corpus made now
+# every libFuzzer binary build/fuzz/*_fuzz for FUZZ_SECONDS (default 10) over a seed corpus made now
 # with cryptsetup (LUKS1/LUKS2 headers), and every tests/integration/*.sh (under `timeout 300`).
 # Each prints "PASS name (Ns)" or "FAIL name (Ns)" plus the tail of its log on failure; logs are
 # kept in $TEST_LOG_DIR (default build/test-logs). The last line is "N passed, N failed"; the exit
@@ -22,7 +22,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 LOG_DIR="${TEST_LOG_DIR:-$ROOT/build/test-logs}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 ONLY="${ONLY:-}"
 mkdir -p "$LOG_DIR"
 passed=0

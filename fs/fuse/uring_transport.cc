@@ -85,6 +85,15 @@ size_t OpHeaderSize(uint32_t opcode) {
 
 std::atomic<UringTransport*> g_transport{nullptr};
 
+}  // namespace
+
+// Queues FUSE_IO_URING_CMD_REGISTER for `e` (its buffers are set): the
+// kernel takes the entry and completes it with the next request.
+// REQUIRES: a free SQE (one per entry, plus the eventfd's).
+static bool QueueRegister(UringTransport::Queue* q, UringTransport::Entry* e);
+
+namespace {
+
 ssize_t ReadThunk(int fd, void* buf, size_t len, void*) {
   return g_transport.load()->HookRead(fd, buf, len);
 }
@@ -128,6 +137,21 @@ struct UringTransport::Queue {
 namespace {
 thread_local UringTransport::Entry* t_entry = nullptr;
 }  // namespace
+
+static bool QueueRegister(UringTransport::Queue* q, UringTransport::Entry* e) {
+  struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
+  if (sqe == nullptr) return false;
+  std::memset(sqe, 0, 128);
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = q->fuse_fd;
+  sqe->cmd_op = kCmdRegister;
+  sqe->addr = reinterpret_cast<uint64_t>(e->iov);
+  sqe->len = 2;
+  io_uring_sqe_set_data(sqe, e);
+  auto* req = reinterpret_cast<RingCmdReq*>(sqe->cmd);
+  req->qid = static_cast<uint16_t>(q->qid);
+  return true;
+}
 
 bool KernelOffersFuseUring() {
   int fd = open("/sys/module/fuse/parameters/enable_uring", O_RDONLY | O_CLOEXEC);
@@ -290,16 +314,7 @@ void UringTransport::StartRings() {
       e.payload = e.region + kFront;
       e.iov[0] = {e.hdr, sizeof(RingReqHeader)};
       e.iov[1] = {e.payload, payload};
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
-      std::memset(sqe, 0, 128);
-      sqe->opcode = IORING_OP_URING_CMD;
-      sqe->fd = fd;
-      sqe->cmd_op = kCmdRegister;
-      sqe->addr = reinterpret_cast<uint64_t>(e.iov);
-      sqe->len = 2;
-      io_uring_sqe_set_data(sqe, &e);
-      auto* req = reinterpret_cast<RingCmdReq*>(sqe->cmd);
-      req->qid = static_cast<uint16_t>(qid);
+      QueueRegister(q.get(), &e);
     }
     struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
     io_uring_prep_poll_add(sqe, q->eventfd, POLLIN);
@@ -325,6 +340,7 @@ void UringTransport::RingLoop(Queue* q) {
   pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
 
   bool stop = false;
+  size_t failures = 0;  // consecutive failed entries
   while (!stop) {
     int rc = io_uring_submit_and_wait(&q->ring, 1);
     if (rc < 0 && rc != -EINTR) {
@@ -343,15 +359,28 @@ void UringTransport::RingLoop(Queue* q) {
         continue;
       }
       if (cqe->res < 0) {
-        // ENOTCONN/ENODEV: the connection is going away (unmount);
-        // anything else: the kernel refused the entry.
-        if (cqe->res != -ENOTCONN && cqe->res != -ENODEV &&
-            cqe->res != -ECANCELED) {
-          Fail(std::string("FUSE_IO_URING_CMD: ") + std::strerror(-cqe->res));
+        // ENOTCONN/ENODEV/ECANCELED: the connection is going away (unmount).
+        if (cqe->res == -ENOTCONN || cqe->res == -ENODEV ||
+            cqe->res == -ECANCELED) {
+          stop = true;
+          continue;
         }
-        stop = true;
+        // Before the switch-over: the kernel refuses the rings (fall back
+        // to /dev/fuse). Afterwards: the kernel dropped this one entry (a
+        // commit it could not take); register it again, so the queue
+        // never loses its entries, but give up on a queue that keeps
+        // failing.
+        if (!active_.load() || ++failures > 4 * q->entries.size() ||
+            !QueueRegister(q, e)) {
+          Fail(std::string("FUSE_IO_URING_CMD: ") + std::strerror(-cqe->res));
+          stop = true;
+        } else {
+          LogWarning(std::string("FUSE over io_uring: an entry failed (") +
+                     std::strerror(-cqe->res) + "); registered again");
+        }
         continue;
       }
+      failures = 0;
       RingReqHeader* hdr = e->hdr;
       auto* in = reinterpret_cast<struct fuse_in_header*>(hdr->in_out);
       const size_t psz = std::min<size_t>(hdr->ent.payload_sz, q->payload_size);
@@ -400,6 +429,9 @@ void UringTransport::RingLoop(Queue* q) {
       req->commit_id = e->commit_id;
     }
     io_uring_cq_advance(&q->ring, seen);
+    // Hand the replies to the kernel while q->mu is held: WipeBuffers()
+    // must never clear a reply the kernel has not taken yet.
+    io_uring_submit(&q->ring);
   }
 }
 
@@ -407,9 +439,11 @@ void UringTransport::WipeBuffers() {
   std::lock_guard<std::mutex> setup(setup_mu_);
   for (auto& q : queues_) {
     std::lock_guard<std::mutex> lock(q->mu);
+    // The payloads hold the plaintext (read replies, write data). The
+    // headers hold request headers only, and the kernel may be writing a
+    // new request into them right now: leave them alone.
     for (Entry& e : q->entries) {
       if (e.region != nullptr) explicit_bzero(e.region, kFront + q->payload_size);
-      if (e.hdr != nullptr) explicit_bzero(e.hdr, kPage);
     }
   }
 }

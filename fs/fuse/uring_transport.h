@@ -30,7 +30,9 @@
 //      /dev/fuse serves everything (the fallback), unless mode is kOn.
 //
 // Plaintext: the payload buffers hold read replies and write data.
-// WipeBuffers() clears every one (revocation, teardown). The buffers are
+// WipeBuffers() clears every payload (revocation; Stop() clears the headers
+// too). Replies are submitted before a ring thread lets go of its queue, so
+// a wipe never clears a reply the kernel has not taken. The buffers are
 // mmap'd anonymous memory, locked when the process has mlockall.
 //
 // Thread-safety: Attach/Stop are called from the thread that runs the

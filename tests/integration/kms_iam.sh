@@ -122,14 +122,16 @@ grep -q '"event":"grace_expired"' "$WORK/audit.log" && fail "grace expired durin
 log "served through the refusal; $(grep -o '"reason":"[^"]*' "$WORK/audit.log" | grep -m1 -E "refused|401" | cut -c11-120)"
 
 log "root key rotated: rewrap uses Key Protect's rewrap action"
+# A header edit needs the image unlocked: the mount holds its lock.
+umount_view "$mnt"
 kp_admin rotate
 assert_exit 0 "$LUKSFS" rewrap "$img" --kms "$URI" "${OPTS[@]}"
 grep -q "(rewrap action)" "$WORK/last.out" || fail "rewrap did not use the action: $(cat "$WORK/last.out")"
 grep -q "rewrap v0 -> v1" "$WORK/iam.log" || fail "the stand-in saw no rewrap"
 mnt2="$(new_mountpoint kp-mnt2)"
-mount_view "$img" "$mnt2" "${OPTS[@]}"
+mount_view "$img" "$mnt2" "${OPTS[@]}" --kms-poll 1 --kms-grace 4 --audit-log "$WORK/audit.log"
 assert_files_eq "$WORK/kp.oracle" "$(view_file "$mnt2")" "view vs oracle after rewrap"
-umount_view "$mnt2"
+mnt="$mnt2"
 
 log "key disabled (suspended): the mount goes dark"
 kp_admin disable

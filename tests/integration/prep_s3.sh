@@ -10,42 +10,14 @@
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_luksfs
-S3DIR="$TESTS_DIR/s3"
-for b in radosgw ceph-mon ceph-osd curl; do
-    command -v "$b" >/dev/null || fail "$b not installed (run make deps)"
-done
 cd "$WORK"
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export D="$WORK/ceph" PORT MON_PORT STORE=memstore
-PORT=$(free_port)
-MON_PORT=$(free_port)
-export AWS_ACCESS_KEY_ID=ciaccesskey AWS_SECRET_ACCESS_KEY=cisecretkey0123456789 AWS_REGION=us-east-1
-export AK=$AWS_ACCESS_KEY_ID SK=$AWS_SECRET_ACCESS_KEY
-export S3_ENDPOINT="http://127.0.0.1:$PORT"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SHARED_CREDENTIALS_FILE
-s3_cleanup() {
-    local rc=$?
-    set +e
-    "$S3DIR/ceph-down.sh" >/dev/null 2>&1
-    (exit $rc)
-    _cleanup
-}
-trap s3_cleanup EXIT
-s3() { "$PY" "$S3DIR/s3req.py" "$@"; }
+source "$TESTS_DIR/s3/rgw_lib.sh"   # radosgw on free ports, stopped at exit; s3, EP
 # Downloads with curl: the object must be readable by a plain HTTP client (SigV4 by curl).
 scurl() {
     curl -sS --fail --aws-sigv4 "aws:amz:$AWS_REGION:s3" --user "$AK:$SK" \
         -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
 }
-EP=(--s3-endpoint "$S3_ENDPOINT")
 CHEAP=(--pbkdf pbkdf2 --pbkdf-force-iterations 1000)
-
-log "starting radosgw (mon $MON_PORT, rgw $PORT)"
-if ! "$S3DIR/ceph-up.sh" >"$WORK/ceph-up.log" 2>&1; then
-    log "ceph-up.sh failed once ($(tail -1 "$WORK/ceph-up.log")); retrying"
-    "$S3DIR/ceph-down.sh" >/dev/null 2>&1
-    "$S3DIR/ceph-up.sh" >"$WORK/ceph-up.log" 2>&1 || fail "ceph-up.sh failed: $(tail -5 "$WORK/ceph-up.log")"
-fi
 s3 mb images
 write_secret pw "s3 convert passphrase"
 pattern_file src.raw $((40 * MiB)) 5
