@@ -12,16 +12,7 @@ Result<std::unique_ptr<S3Output>> S3Output::Create(const std::string& uri,
                                                    bool force) {
   const EnvFn env = ProcessEnv();
   LUKSFS_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
-  const std::string region = ResolveRegion(opts, env);
-  LUKSFS_ASSIGN_OR_RETURN(S3Endpoint ep, ResolveEndpoint(opts, region, loc.bucket));
-  LUKSFS_ASSIGN_OR_RETURN(S3Credentials creds, LoadS3Credentials(env));
-  S3ClientConfig cc;
-  cc.endpoint = ep;
-  cc.region = region;
-  cc.bucket = loc.bucket;
-  cc.ca_file = opts.ca_file;
-  cc.max_retries = opts.max_retries;
-  auto client = std::make_unique<S3Client>(std::move(cc), std::move(creds));
+  LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, OpenS3Client(loc, opts, env));
   auto head = client->Head(loc.key);
   if (head.ok() && !force) {
     return Status::InvalidArgument(uri + ": already exists (use --force to replace it)");

@@ -536,4 +536,19 @@ Status S3Client::AbortMultipartUpload(const std::string& key,
   return Status();
 }
 
+Result<std::unique_ptr<S3Client>> OpenS3Client(const S3Location& loc,
+                                               const S3Options& opts,
+                                               const EnvFn& env) {
+  const std::string region = ResolveRegion(opts, env);
+  LUKSFS_ASSIGN_OR_RETURN(S3Endpoint ep, ResolveEndpoint(opts, region, loc.bucket));
+  LUKSFS_ASSIGN_OR_RETURN(S3Credentials creds, LoadS3Credentials(env));
+  S3ClientConfig cc;
+  cc.endpoint = ep;
+  cc.region = region;
+  cc.bucket = loc.bucket;
+  cc.ca_file = opts.ca_file;
+  cc.max_retries = opts.max_retries;
+  return std::make_unique<S3Client>(std::move(cc), std::move(creds));
+}
+
 }  // namespace luksfs::fs

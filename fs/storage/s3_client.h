@@ -102,6 +102,9 @@ class S3Client {
   uint64_t requests_sent() const { return requests_.load(); }
   uint64_t retries() const { return retries_.load(); }
 
+  // Where the client sends its requests (for messages).
+  const S3Endpoint& endpoint() const { return cfg_.endpoint; }
+
  private:
   struct Call;
   struct Response;
@@ -117,5 +120,13 @@ class S3Client {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> retries_{0};
 };
+
+// The one way to build a client for an object named by an s3:// location
+// and the S3 options: region, endpoint (path-style or virtual host) and
+// credentials resolved from opts and `env`. Errors: those of
+// ResolveEndpoint and LoadS3Credentials.
+Result<std::unique_ptr<S3Client>> OpenS3Client(const S3Location& loc,
+                                               const S3Options& opts,
+                                               const EnvFn& env);
 
 }  // namespace luksfs::fs

@@ -71,16 +71,7 @@ Result<std::unique_ptr<S3Lease>> S3Lease::Acquire(
     const std::string& mountpoint, unsigned ttl_s,
     std::function<void(const std::string&)> on_lost) {
   LUKSFS_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
-  const std::string region = ResolveRegion(opts, env);
-  LUKSFS_ASSIGN_OR_RETURN(S3Endpoint ep, ResolveEndpoint(opts, region, loc.bucket));
-  LUKSFS_ASSIGN_OR_RETURN(S3Credentials creds, LoadS3Credentials(env));
-  S3ClientConfig cc;
-  cc.endpoint = ep;
-  cc.region = region;
-  cc.bucket = loc.bucket;
-  cc.ca_file = opts.ca_file;
-  cc.max_retries = opts.max_retries;
-  auto client = std::make_unique<S3Client>(std::move(cc), std::move(creds));
+  LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, OpenS3Client(loc, opts, env));
   const std::string key = loc.key + ".luksfs-lease";
   const std::string name = "s3://" + loc.bucket + "/" + key;
 

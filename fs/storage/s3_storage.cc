@@ -43,16 +43,7 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
                                                    const S3Options& opts,
                                                    const EnvFn& env) {
   LUKSFS_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
-  const std::string region = ResolveRegion(opts, env);
-  LUKSFS_ASSIGN_OR_RETURN(S3Endpoint ep, ResolveEndpoint(opts, region, loc.bucket));
-  LUKSFS_ASSIGN_OR_RETURN(S3Credentials creds, LoadS3Credentials(env));
-  S3ClientConfig cc;
-  cc.endpoint = ep;
-  cc.region = region;
-  cc.bucket = loc.bucket;
-  cc.ca_file = opts.ca_file;
-  cc.max_retries = opts.max_retries;
-  auto client = std::make_unique<S3Client>(std::move(cc), std::move(creds));
+  LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, OpenS3Client(loc, opts, env));
   LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, client->Head(loc.key));
   int fd = -1;
   if (writable) {
@@ -60,7 +51,7 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
     LUKSFS_ASSIGN_OR_RETURN(fd, OpenWriteBack(dir, info.size));
   }
   LogDebug(uri + ": " + std::to_string(info.size) + " bytes, ETag " + info.etag +
-           " via " + ep.scheme + "://" + ep.host);
+           " via " + client->endpoint().scheme + "://" + client->endpoint().host);
   return std::unique_ptr<S3Storage>(new S3Storage(
       "s3://" + loc.bucket + "/" + loc.key, loc.key, std::move(client), info,
       opts, fd));
