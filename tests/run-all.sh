@@ -13,7 +13,7 @@
 # The FUSE integration scripts run a second time over FUSE-over-io_uring (LUKSFS_IO_URING=on,
 # with the fuse module's enable_uring switched on for that pass) where the kernel has it.
 # crypto_test runs twice: as is, and with LUKSFS_XTS=portable (the non-VAES XTS path).
-# Last, asan/NAME: a subset of the integration scripts against build-asan/luksfs (ASan, UBSan,
+# Last, asan/NAME: a subset of the integration scripts against build/luksfs-asan (ASan, UBSan,
 # LSan), if it is built; any sanitizer report fails it.
 # Environment: ONLY=REGEX runs only tests whose name matches; FUZZ_SECONDS=0 skips fuzzing;
 # LUKSFS=path overrides build/luksfs for the integration scripts.
@@ -193,14 +193,15 @@ fi
 
 # --- sanitizers ----------------------------------------------------------------------------------
 # A representative subset of the integration scripts again, against luksfs built with
-# ASan+UBSan (`make BUILD=build-asan SANITIZE=address,undefined`, which `make check` does): mount
-# semantics, concurrent fio verify, writes, the keystore KMS flow with revocation. Reports go to
+# ASan+UBSan (`make build/luksfs-asan`, which `make check` does: clang, the fuzz build's objects):
+# mount semantics, concurrent fio verify, writes, the keystore KMS flow with revocation, and an S3
+# image growing on radosgw. Reports go to
 # $LOG_DIR/sanitizers/NAME/ (log_path, so the daemon's reports are caught too), LeakSanitizer
 # checks at every exit, and any report fails the test even when the script passed.
-# Environment: ASAN_LUKSFS=path (default build-asan/luksfs; missing: skipped with a note),
+# Environment: ASAN_LUKSFS=path (default build/luksfs-asan; missing: skipped with a note),
 # ASAN_TESTS="script ..." to change the subset.
-ASAN_LUKSFS="${ASAN_LUKSFS:-$ROOT/build-asan/luksfs}"
-ASAN_TESTS="${ASAN_TESTS:-mount_semantics fio_verify writes kms_keystore}"
+ASAN_LUKSFS="${ASAN_LUKSFS:-$ROOT/build/luksfs-asan}"
+ASAN_TESTS="${ASAN_TESTS:-mount_semantics fio_verify writes kms_keystore s3_grow}"
 run_sanitized() {
     local script="$1" dir="$LOG_DIR/sanitizers/$1" rc
     rm -rf "$dir"
@@ -222,7 +223,7 @@ if [[ -x "$ASAN_LUKSFS" ]]; then
         run_test "asan/$t" run_sanitized "$t"
     done
 elif [[ -z "$ONLY" || "asan/" =~ $ONLY ]]; then
-    echo "note: $ASAN_LUKSFS not built: sanitizer runs skipped (make BUILD=build-asan SANITIZE=address,undefined)"
+    echo "note: $ASAN_LUKSFS not built: sanitizer runs skipped (make build/luksfs-asan)"
 fi
 
 total=$((passed + failed))

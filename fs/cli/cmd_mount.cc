@@ -46,7 +46,15 @@
 #include "fs/storage/s3_lease.h"
 #include "fs/volume.h"
 
+// gcc says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
+#define LUKSFS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LUKSFS_ASAN 1
+#endif
+#endif
+#if defined(LUKSFS_ASAN)
 #include <sanitizer/lsan_interface.h>
 #endif
 
@@ -457,7 +465,7 @@ int RunMount(const MountConfig& in) {
       _exit(kExitMount);
     }
     const int rc = Serve(cfg, fds[1], parent);
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(LUKSFS_ASAN)
     // _exit skips LeakSanitizer's check at exit: run it here, so the
     // sanitizer runs of make check see the daemon's leaks too.
     __lsan_do_leak_check();
