@@ -22,6 +22,7 @@
 #include "crypto/luks2_metadata.h"
 #include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/edit_outcome.h"
 #include "fs/cli/image.h"
 #include "fs/cli/lock_image.h"
 #include "fs/cli/secrets.h"
@@ -92,6 +93,24 @@ std::optional<CliError> WriteFileAtomic(const std::string& path,
   Status s = luksfs::WriteFileAtomic(path, std::string_view(text));
   if (!s.ok()) return CliError{kExitStorage, s.message()};
   return std::nullopt;
+}
+
+// The LUKS1 sidecar of `image` (IMAGE.luksfs-kms), written atomically or
+// removed. A failure is a storage error whose message says what the image
+// holds now (edit_outcome.h), as for a failed header write.
+std::optional<CliError> WriteSidecar(const OpenedImage& image,
+                                     const KmsBinding& binding) {
+  const std::string path = SidecarPath(image.path);
+  Status s = luksfs::WriteFileAtomic(path, std::string_view(BindingToJson(binding)));
+  if (s.ok()) return std::nullopt;
+  return CliError{kExitStorage, s.message() + "; " + DescribeOnDisk(image)};
+}
+std::optional<CliError> RemoveSidecar(const OpenedImage& image) {
+  const std::string path = SidecarPath(image.path);
+  if (unlink(path.c_str()) == 0 || errno == ENOENT) return std::nullopt;
+  const std::string why = std::strerror(errno);
+  return CliError{kExitStorage, "cannot remove '" + path + "': " + why + "; " +
+                                    DescribeOnDisk(image)};
 }
 
 std::optional<CliError> ReadFirst592(const OpenedImage& image,
@@ -174,8 +193,7 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
   auto writes = crypto::Luks1AddKeyslot(raw, *ks, std::nullopt, &slot);
   if (!writes.ok()) return BadImage(image, writes.status());
   binding->keyslot = slot;
-  if (auto e = WriteFileAtomic(SidecarPath(image.path), BindingToJson(*binding)))
-    return e;
+  if (auto e = WriteSidecar(image, *binding)) return e;
   return ApplyWrites(image, *writes);
 }
 
@@ -234,6 +252,22 @@ int RunBind(const Command& cmd) {
   if (auto e = CheckImage(image, &layout)) return Report(*e);
   std::optional<KmsBinding> existing;
   if (auto e = FindBinding(image, &existing)) return Report(*e);
+  bool slot_active = false;
+  for (const crypto::Keyslot& ks : image.header.keyslots) {
+    slot_active = slot_active || (existing && ks.index == existing->keyslot);
+  }
+  if (existing && !slot_active && image.header.version == 1) {
+    // A sidecar whose keyslot is not active: an interrupted bind (the
+    // sidecar is written before the keyslot). It opens nothing; this bind
+    // writes a new sidecar over it.
+    existing.reset();
+  } else if (existing && !slot_active) {
+    return Report({kExitUsage, cmd.image + ": holds a stale binding to " +
+                                   existing->kms + " (keyslot " +
+                                   std::to_string(existing->keyslot) +
+                                   " is not active); run 'luksfs unbind " +
+                                   cmd.image + "' first"});
+  }
   if (existing) {
     return Report({kExitUsage, cmd.image + ": already bound to " +
                                    existing->kms + " (keyslot " +
@@ -326,10 +360,14 @@ int RunUnbind(const Command& cmd) {
     return Report({kExitUsage, cmd.image + ": not bound to a KMS"});
   }
   size_t others = 0;
+  bool bound_slot_active = false;
   for (const auto& ks : image.header.keyslots) {
     if (ks.index != binding->keyslot && ks.type != "reencrypt") ++others;
+    bound_slot_active = bound_slot_active || ks.index == binding->keyslot;
   }
-  if (others == 0) {
+  // A stale binding (its keyslot is gone, e.g. after an interrupted shred)
+  // opens nothing: removing it changes nothing that opens.
+  if (others == 0 && bound_slot_active) {
     return Report({kExitUsage, cmd.image + ": keyslot " +
                                    std::to_string(binding->keyslot) +
                                    " is the only one; unbinding would make the "
@@ -349,7 +387,9 @@ int RunUnbind(const Command& cmd) {
     if (!headers.ok()) return Report(BadImage(image, headers.status()));
     if (auto e = ApplyWrites(image, *headers)) return Report(*e);
   }
-  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (image.header.version == 1) {
+    if (auto e = RemoveSidecar(image)) return Report(*e);
+  }
   if (auto e = Audit(cmd.kms, "unbind",
                      {{"image_uuid", image.header.uuid}, {"kms", binding->kms},
                       {"keyslot", std::to_string(binding->keyslot)}})) {
@@ -404,7 +444,9 @@ int RunShred(const Command& cmd) {
   std::vector<int> slots;
   for (const auto& ks : image.header.keyslots) slots.push_back(ks.index);
   if (auto e = RemoveKeyslots(image, slots, true)) return Report(*e);
-  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (image.header.version == 1) {
+    if (auto e = RemoveSidecar(image)) return Report(*e);
+  }
   if (auto e = Audit(cmd.kms, "shred",
                      {{"image_uuid", image.header.uuid},
                       {"kms", binding ? binding->kms : ""},
@@ -545,7 +587,7 @@ int RunRewrap(const Command& cmd) {
                             : Result<std::vector<crypto::ImageWrite>>(t.status());
       if (!headers.ok()) return Report(BadImage(image, headers.status()));
       if (auto e = ApplyWrites(image, *headers)) return Report(*e);
-    } else if (auto e = WriteFileAtomic(SidecarPath(cmd.image), BindingToJson(nb))) {
+    } else if (auto e = WriteSidecar(image, nb)) {
       return Report(*e);
     }
     std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
