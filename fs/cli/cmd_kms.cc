@@ -20,6 +20,7 @@
 #include "crypto/keyslot_create.h"
 #include "crypto/luks1_writer.h"
 #include "crypto/luks2_metadata.h"
+#include "fs/cli/binding_store.h"
 #include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
@@ -130,10 +131,13 @@ CliError BadImage(const OpenedImage& image, const Status& s) {
 
 // Adds a keyslot holding `pass` (LUKS2: plus the token `binding`). Writes
 // key material first, then the header copies; returns the slot in *slot.
+// LUKS1 (raw or inside qcow2): the binding is stored first (binding_store.h,
+// *where says where), then the keyslot, as the sidecar always was.
 std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
                                       std::span<const uint8_t> pass,
                                       const crypto::UnlockedKey& key,
-                                      KmsBinding* binding) {
+                                      KmsBinding* binding,
+                                      std::string* where) {
   const crypto::LuksHeader& h = image.header;
   if (h.version == 2) {
     crypto::KeyslotSpec spec;
@@ -159,7 +163,8 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
     for (auto& w : *headers) writes.push_back(std::move(w));
     return ApplyWrites(image, writes);
   }
-  if (image.path.rfind("s3://", 0) == 0) {
+  if (image.path.rfind("s3://", 0) == 0 &&
+      !image.container->KeepsBindingRecord()) {
     return CliError{kExitUsage, image.path +
                                     ": LUKS1 images in S3 cannot be bound (no "
                                     "token area); convert to LUKS2 first"};
@@ -174,8 +179,7 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
   auto writes = crypto::Luks1AddKeyslot(raw, *ks, std::nullopt, &slot);
   if (!writes.ok()) return BadImage(image, writes.status());
   binding->keyslot = slot;
-  if (auto e = WriteFileAtomic(SidecarPath(image.path), BindingToJson(*binding)))
-    return e;
+  if (auto e = StoreLuks1Binding(image, binding, where)) return e;
   return ApplyWrites(image, *writes);
 }
 
@@ -234,6 +238,15 @@ int RunBind(const Command& cmd) {
   if (auto e = CheckImage(image, &layout)) return Report(*e);
   std::optional<KmsBinding> existing;
   if (auto e = FindBinding(image, &existing)) return Report(*e);
+  if (existing && existing->token < 0 && !existing->in_container &&
+      image.container->KeepsBindingRecord()) {
+    // A sidecar left by an older luksfs beside a qcow2: move it inside.
+    std::string where;
+    if (auto e = StoreLuks1Binding(image, &*existing, &where)) return Report(*e);
+    std::cout << cmd.image << ": binding to " << existing->kms << " (keyslot "
+              << existing->keyslot << ") moved into the " << where << "\n";
+    return kExitOk;
+  }
   if (existing) {
     return Report({kExitUsage, cmd.image + ": already bound to " +
                                    existing->kms + " (keyslot " +
@@ -275,7 +288,9 @@ int RunBind(const Command& cmd) {
   binding.key_id = (*client)->key_id();
   binding.wrapped = std::move(wrapped).value();
   binding.created = NowRfc3339();
-  if (auto e = AddKmsKeyslot(image, pass->span(), unlocked.key, &binding)) {
+  std::string where;
+  if (auto e = AddKmsKeyslot(image, pass->span(), unlocked.key, &binding,
+                             &where)) {
     return Report(*e);
   }
   // Prove it: re-read the header and open the new slot with the passphrase.
@@ -310,7 +325,7 @@ int RunBind(const Command& cmd) {
   std::cout << cmd.image << ": bound to " << uri << " (keyslot "
             << binding.keyslot
             << (binding.token >= 0 ? ", token " + std::to_string(binding.token)
-                                   : ", sidecar " + SidecarPath(cmd.image))
+                                   : ", " + where)
             << ")\n";
   return kExitOk;
 }
@@ -349,7 +364,9 @@ int RunUnbind(const Command& cmd) {
     if (!headers.ok()) return Report(BadImage(image, headers.status()));
     if (auto e = ApplyWrites(image, *headers)) return Report(*e);
   }
-  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (image.header.version == 1) {
+    if (auto e = DropLuks1Binding(image)) return Report(*e);
+  }
   if (auto e = Audit(cmd.kms, "unbind",
                      {{"image_uuid", image.header.uuid}, {"kms", binding->kms},
                       {"keyslot", std::to_string(binding->keyslot)}})) {
@@ -404,7 +421,9 @@ int RunShred(const Command& cmd) {
   std::vector<int> slots;
   for (const auto& ks : image.header.keyslots) slots.push_back(ks.index);
   if (auto e = RemoveKeyslots(image, slots, true)) return Report(*e);
-  if (image.header.version == 1) unlink(SidecarPath(cmd.image).c_str());
+  if (image.header.version == 1) {
+    if (auto e = DropLuks1Binding(image)) return Report(*e);
+  }
   if (auto e = Audit(cmd.kms, "shred",
                      {{"image_uuid", image.header.uuid},
                       {"kms", binding ? binding->kms : ""},
@@ -545,8 +564,9 @@ int RunRewrap(const Command& cmd) {
                             : Result<std::vector<crypto::ImageWrite>>(t.status());
       if (!headers.ok()) return Report(BadImage(image, headers.status()));
       if (auto e = ApplyWrites(image, *headers)) return Report(*e);
-    } else if (auto e = WriteFileAtomic(SidecarPath(cmd.image), BindingToJson(nb))) {
-      return Report(*e);
+    } else {
+      std::string where;
+      if (auto e = StoreLuks1Binding(image, &nb, &where)) return Report(*e);
     }
     std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
               << cmd.kms.uri << " (" << how << ")\n";

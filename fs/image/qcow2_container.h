@@ -14,6 +14,9 @@
 // internal snapshots. Opening a map writable clears every autoclear
 // feature bit (luksfs does not keep persistent bitmaps in sync), as the
 // specification asks of a writer.
+// The KMS binding record (Container::BindingRecord) is luksfs's own header
+// extension (fs/image/qcow2_binding.h); WriteBindingRecord rewrites the
+// header cluster to set or remove it, keeping every other extension.
 //
 // Ownership, thread-safety, errors: as Container (container.h).
 #pragma once
