@@ -4,10 +4,12 @@
 #include <mutex>
 #include <vector>
 
+#include "common/log.h"
 #include "fs/image/kms_binding.h"
 #include "fs/image/qcow2_binding.h"
 #include "fs/image/qcow2_format.h"
 #include "fs/image/qcow2_map.h"
+#include "fs/image/qcow2_repair.h"
 
 namespace luksfs::fs {
 namespace {
@@ -52,15 +54,19 @@ class Qcow2Container : public Container {
             "qcow2 image is marked corrupt: it can only be mounted read-only "
             "(repair it with qemu-img check -r all)");
       }
-      if (h_.dirty()) {
-        return Status::NotSupported(
-            "qcow2 image is dirty (lazy refcounts were not written back): "
-            "run qemu-img check -r all before mounting it read-write");
-      }
       if (h_.nb_snapshots > 0) {
         return Status::NotSupported(
             "qcow2 image has " + std::to_string(h_.nb_snapshots) +
             " internal snapshot(s): it can only be mounted read-only");
+      }
+      if (h_.dirty()) {
+        // Lazy refcounts not written back: rebuild them first, as qemu
+        // does when it opens a dirty image read-write (qcow2_repair.h).
+        LUKSFS_ASSIGN_OR_RETURN(const qcow2::RepairReport r,
+                                qcow2::RepairRefcounts(storage_, &h_));
+        LogWarning("qcow2 image was dirty: " + std::to_string(r.fixed) +
+                   " refcount(s) repaired (" + std::to_string(r.leaked) +
+                   " leaked cluster(s) freed), dirty bit cleared");
       }
       if (h_.autoclear_features != 0) {
         uint8_t zero[8] = {};

@@ -5,7 +5,8 @@
 // (OpenQcow2, Facts, ReadLuks) is driven too, and so is luksfs's KMS
 // header extension (qcow2_binding.h): the record is read and parsed as
 // JSON, and every header rewrite planned for it (set, grow, remove) must
-// parse again — a plan that breaks the header traps.
+// parse again — a plan that breaks the header traps. A dirty header also
+// drives the refcount rebuild (qcow2_repair.h) over the tables.
 //
 // Build: make fuzz. Run: build/fuzz/qcow2_fuzz CORPUS_DIR (seed with small
 // qcow2 images: qemu-img create -f qcow2 -o cluster_size=512, qemu-io
@@ -25,6 +26,7 @@
 #include "fs/image/qcow2_container.h"
 #include "fs/image/qcow2_format.h"
 #include "fs/image/qcow2_map.h"
+#include "fs/image/qcow2_repair.h"
 
 namespace {
 
@@ -82,6 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const std::vector<uint8_t>& image : *plan) {
       if (!qcow2::ParseHeader(image, size).ok()) __builtin_trap();
     }
+  }
+  if (h->dirty()) {  // the rebuild walks every table (its writes fail here)
+    qcow2::Header copy = *h;
+    (void)qcow2::RepairRefcounts(&storage, &copy);
   }
   Qcow2MapOptions mo;
   mo.cache_bytes = 4 * h->cluster_size();  // small: exercise eviction
