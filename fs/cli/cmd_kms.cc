@@ -243,6 +243,12 @@ int RunBind(const Command& cmd) {
     // A sidecar left by an older luksfs beside a qcow2: move it inside.
     std::string where;
     if (auto e = StoreLuks1Binding(image, &*existing, &where)) return Report(*e);
+    if (!existing->in_container) {  // no room in the header: it stays
+      return Report({kExitUsage, cmd.image + ": already bound to " +
+                                     existing->kms + " (keyslot " +
+                                     std::to_string(existing->keyslot) +
+                                     ", " + where + "); unbind it first"});
+    }
     std::cout << cmd.image << ": binding to " << existing->kms << " (keyslot "
               << existing->keyslot << ") moved into the " << where << "\n";
     return kExitOk;
