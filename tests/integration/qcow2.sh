@@ -152,8 +152,8 @@ log "a dirty image (lazy refcounts, qemu-io aborted): read-only leaves it; read-
 cp c64k.qcow2 dirty.qcow2
 qemu-img amend "${SECRET[@]}" --image-opts "$(opts dirty.qcow2)" -o lazy_refcounts=on \
     || fail "amend lazy_refcounts=on"
-qemu-io "${SECRET[@]}" --image-opts "$(opts dirty.qcow2)" -c 'write -P 0x61 20M 1M' \
-    -c 'write -P 0x62 30M 64k' -c abort >/dev/null 2>&1 || true
+(qemu-io "${SECRET[@]}" --image-opts "$(opts dirty.qcow2)" -c 'write -P 0x61 20M 1M' \
+    -c 'write -P 0x62 30M 64k' -c abort) >/dev/null 2>&1 || true
 [[ "$(od -An -tu1 -j79 -N1 dirty.qcow2 | tr -d ' ')" == 1 ]] || fail "qemu-io abort left no dirty bit"
 qemu-img check "${SECRET[@]}" --image-opts "$(opts dirty.qcow2)" >/dev/null 2>&1 \
     && fail "control: qemu-img check finds nothing wrong with the dirty image"
