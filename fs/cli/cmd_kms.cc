@@ -20,6 +20,7 @@
 #include "crypto/keyslot_create.h"
 #include "crypto/luks1_writer.h"
 #include "crypto/luks2_metadata.h"
+#include "fs/cli/binding_store.h"
 #include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/edit_outcome.h"
@@ -95,24 +96,6 @@ std::optional<CliError> WriteFileAtomic(const std::string& path,
   return std::nullopt;
 }
 
-// The LUKS1 sidecar of `image` (IMAGE.luksfs-kms), written atomically or
-// removed. A failure is a storage error whose message says what the image
-// holds now (edit_outcome.h), as for a failed header write.
-std::optional<CliError> WriteSidecar(const OpenedImage& image,
-                                     const KmsBinding& binding) {
-  const std::string path = SidecarPath(image.path);
-  Status s = luksfs::WriteFileAtomic(path, std::string_view(BindingToJson(binding)));
-  if (s.ok()) return std::nullopt;
-  return CliError{kExitStorage, s.message() + "; " + DescribeOnDisk(image)};
-}
-std::optional<CliError> RemoveSidecar(const OpenedImage& image) {
-  const std::string path = SidecarPath(image.path);
-  if (unlink(path.c_str()) == 0 || errno == ENOENT) return std::nullopt;
-  const std::string why = std::strerror(errno);
-  return CliError{kExitStorage, "cannot remove '" + path + "': " + why + "; " +
-                                    DescribeOnDisk(image)};
-}
-
 std::optional<CliError> ReadFirst592(const OpenedImage& image,
                                      std::vector<uint8_t>* raw) {
   raw->assign(592, 0);
@@ -149,10 +132,13 @@ CliError BadImage(const OpenedImage& image, const Status& s) {
 
 // Adds a keyslot holding `pass` (LUKS2: plus the token `binding`). Writes
 // key material first, then the header copies; returns the slot in *slot.
+// LUKS1 (raw or inside qcow2): the binding is stored first (binding_store.h,
+// *where says where), then the keyslot, as the sidecar always was.
 std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
                                       std::span<const uint8_t> pass,
                                       const crypto::UnlockedKey& key,
-                                      KmsBinding* binding) {
+                                      KmsBinding* binding,
+                                      std::string* where) {
   const crypto::LuksHeader& h = image.header;
   if (h.version == 2) {
     crypto::KeyslotSpec spec;
@@ -178,7 +164,8 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
     for (auto& w : *headers) writes.push_back(std::move(w));
     return ApplyWrites(image, writes);
   }
-  if (image.path.rfind("s3://", 0) == 0) {
+  if (image.path.rfind("s3://", 0) == 0 &&
+      !image.container->KeepsBindingRecord()) {
     return CliError{kExitUsage, image.path +
                                     ": LUKS1 images in S3 cannot be bound (no "
                                     "token area); convert to LUKS2 first"};
@@ -193,7 +180,7 @@ std::optional<CliError> AddKmsKeyslot(const OpenedImage& image,
   auto writes = crypto::Luks1AddKeyslot(raw, *ks, std::nullopt, &slot);
   if (!writes.ok()) return BadImage(image, writes.status());
   binding->keyslot = slot;
-  if (auto e = WriteSidecar(image, *binding)) return e;
+  if (auto e = StoreLuks1Binding(image, binding, where)) return e;
   return ApplyWrites(image, *writes);
 }
 
@@ -257,9 +244,9 @@ int RunBind(const Command& cmd) {
     slot_active = slot_active || (existing && ks.index == existing->keyslot);
   }
   if (existing && !slot_active && image.header.version == 1) {
-    // A sidecar whose keyslot is not active: an interrupted bind (the
-    // sidecar is written before the keyslot). It opens nothing; this bind
-    // writes a new sidecar over it.
+    // A LUKS1 binding (sidecar or qcow2 record) whose keyslot is not active:
+    // an interrupted bind (the binding is written before the keyslot). It
+    // opens nothing; this bind writes a new binding over it.
     existing.reset();
   } else if (existing && !slot_active) {
     return Report({kExitUsage, cmd.image + ": holds a stale binding to " +
@@ -267,6 +254,20 @@ int RunBind(const Command& cmd) {
                                    std::to_string(existing->keyslot) +
                                    " is not active); run 'luksfs unbind " +
                                    cmd.image + "' first"});
+  } else if (existing && existing->token < 0 && !existing->in_container &&
+      image.container->KeepsBindingRecord()) {
+    // A sidecar left by an older luksfs beside a qcow2: move it inside.
+    std::string where;
+    if (auto e = StoreLuks1Binding(image, &*existing, &where)) return Report(*e);
+    if (!existing->in_container) {  // no room in the header: it stays
+      return Report({kExitUsage, cmd.image + ": already bound to " +
+                                     existing->kms + " (keyslot " +
+                                     std::to_string(existing->keyslot) +
+                                     ", " + where + "); unbind it first"});
+    }
+    std::cout << cmd.image << ": binding to " << existing->kms << " (keyslot "
+              << existing->keyslot << ") moved into the " << where << "\n";
+    return kExitOk;
   }
   if (existing) {
     return Report({kExitUsage, cmd.image + ": already bound to " +
@@ -309,7 +310,9 @@ int RunBind(const Command& cmd) {
   binding.key_id = (*client)->key_id();
   binding.wrapped = std::move(wrapped).value();
   binding.created = NowRfc3339();
-  if (auto e = AddKmsKeyslot(image, pass->span(), unlocked.key, &binding)) {
+  std::string where;
+  if (auto e = AddKmsKeyslot(image, pass->span(), unlocked.key, &binding,
+                             &where)) {
     return Report(*e);
   }
   // Prove it: re-read the header and open the new slot with the passphrase.
@@ -344,7 +347,7 @@ int RunBind(const Command& cmd) {
   std::cout << cmd.image << ": bound to " << uri << " (keyslot "
             << binding.keyslot
             << (binding.token >= 0 ? ", token " + std::to_string(binding.token)
-                                   : ", sidecar " + SidecarPath(cmd.image))
+                                   : ", " + where)
             << ")\n";
   return kExitOk;
 }
@@ -388,7 +391,7 @@ int RunUnbind(const Command& cmd) {
     if (auto e = ApplyWrites(image, *headers)) return Report(*e);
   }
   if (image.header.version == 1) {
-    if (auto e = RemoveSidecar(image)) return Report(*e);
+    if (auto e = DropLuks1Binding(image)) return Report(*e);
   }
   if (auto e = Audit(cmd.kms, "unbind",
                      {{"image_uuid", image.header.uuid}, {"kms", binding->kms},
@@ -445,7 +448,7 @@ int RunShred(const Command& cmd) {
   for (const auto& ks : image.header.keyslots) slots.push_back(ks.index);
   if (auto e = RemoveKeyslots(image, slots, true)) return Report(*e);
   if (image.header.version == 1) {
-    if (auto e = RemoveSidecar(image)) return Report(*e);
+    if (auto e = DropLuks1Binding(image)) return Report(*e);
   }
   if (auto e = Audit(cmd.kms, "shred",
                      {{"image_uuid", image.header.uuid},
@@ -587,8 +590,9 @@ int RunRewrap(const Command& cmd) {
                             : Result<std::vector<crypto::ImageWrite>>(t.status());
       if (!headers.ok()) return Report(BadImage(image, headers.status()));
       if (auto e = ApplyWrites(image, *headers)) return Report(*e);
-    } else if (auto e = WriteSidecar(image, nb)) {
-      return Report(*e);
+    } else {
+      std::string where;
+      if (auto e = StoreLuks1Binding(image, &nb, &where)) return Report(*e);
     }
     std::cout << cmd.image << ": rewrapped from " << old_uri << " to "
               << cmd.kms.uri << " (" << how << ")\n";

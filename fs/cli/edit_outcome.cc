@@ -38,6 +38,12 @@ std::string DescribeOnDisk(const OpenedImage& image) {
   OpenedImage now;
   now.path = image.path;
   now.header = *h;
+  // A fresh container reads the binding record (qcow2) as it is on disk
+  // now; it borrows image.storage, which outlives `now`.
+  if (image.storage != nullptr) {
+    auto c = fs::OpenContainer(image.storage.get(), false, {});
+    if (c.ok()) now.container = std::move(c).value();
+  }
   std::optional<KmsBinding> binding;
   std::optional<CliError> e = FindBinding(now, &binding);
   std::string slots;

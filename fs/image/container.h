@@ -22,8 +22,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,6 +69,26 @@ class Container {
   // Makes container metadata and data durable (Storage::Flush and whatever
   // the format needs before it).
   virtual Status Flush() = 0;
+
+  // The KMS binding record the container keeps itself (qcow2: luksfs's
+  // header extension, fs/image/qcow2_binding.h), as the luksfs-kms JSON
+  // text; nullopt when there is none. raw keeps none (LUKS2 tokens and
+  // sidecars are the image layer's business). Errors: kCorruption.
+  virtual Result<std::optional<std::string>> BindingRecord() const {
+    return std::optional<std::string>();
+  }
+  // Whether WriteBindingRecord can work here at all (raw: no).
+  virtual bool KeepsBindingRecord() const { return false; }
+  // Sets (`json`) or removes (nullopt) the record; durable on success.
+  // Errors: kNotSupported (raw), kInvalidArgument (read-only),
+  // kResourceExhausted (does not fit; the message says what to do),
+  // kIOError from Storage (what is on disk is then the old or the new
+  // record, see qcow2_binding.h).
+  virtual Status WriteBindingRecord(std::optional<std::string_view> json) {
+    (void)json;
+    return Status::NotSupported(std::string(format()) +
+                                " images keep no binding record");
+  }
 };
 
 // Probes `storage` (qcow2 magic "QFI\xfb", else raw) and opens the

@@ -68,6 +68,20 @@ Result<std::optional<KmsBinding>> FindBinding(const OpenedImage& image) {
     b->token = t.index;
     return std::optional<KmsBinding>(std::move(b).value());
   }
+  // The container's own record (qcow2 header extension) wins over a
+  // sidecar, which older luksfs versions wrote for qcow2 images too.
+  if (image.container != nullptr) {
+    auto record = image.container->BindingRecord();
+    if (!record.ok()) return record.status();
+    if (*record) {
+      auto b = BindingFromJson(**record);
+      if (!b.ok()) {
+        return b.status().WithContext("qcow2 header extension");
+      }
+      b->in_container = true;
+      return std::optional<KmsBinding>(std::move(b).value());
+    }
+  }
   if (image.header.version != 1 || IsS3Uri(image.path)) {
     return std::optional<KmsBinding>();
   }

@@ -77,7 +77,8 @@ Result<OpenedImage> OpenImage(const std::string& path, bool writable,
 // (container->OpenMap). Step: kImage.
 Result<crypto::DataLayout> CheckImage(const OpenedImage& image);
 
-// The image's binding: a luksfs-kms LUKS2 token, or the sidecar of a local
+// The image's binding, first found of: a luksfs-kms LUKS2 token, the
+// container's record (qcow2 header extension), the sidecar of a local
 // LUKS1 image. nullopt if there is none. Step: kImage.
 Result<std::optional<KmsBinding>> FindBinding(const OpenedImage& image);
 

@@ -4,8 +4,12 @@
 #include <mutex>
 #include <vector>
 
+#include "common/log.h"
+#include "fs/image/kms_binding.h"
+#include "fs/image/qcow2_binding.h"
 #include "fs/image/qcow2_format.h"
 #include "fs/image/qcow2_map.h"
+#include "fs/image/qcow2_repair.h"
 
 namespace luksfs::fs {
 namespace {
@@ -50,15 +54,19 @@ class Qcow2Container : public Container {
             "qcow2 image is marked corrupt: it can only be mounted read-only "
             "(repair it with qemu-img check -r all)");
       }
-      if (h_.dirty()) {
-        return Status::NotSupported(
-            "qcow2 image is dirty (lazy refcounts were not written back): "
-            "run qemu-img check -r all before mounting it read-write");
-      }
       if (h_.nb_snapshots > 0) {
         return Status::NotSupported(
             "qcow2 image has " + std::to_string(h_.nb_snapshots) +
             " internal snapshot(s): it can only be mounted read-only");
+      }
+      if (h_.dirty()) {
+        // Lazy refcounts not written back: rebuild them first, as qemu
+        // does when it opens a dirty image read-write (qcow2_repair.h).
+        LUKSFS_ASSIGN_OR_RETURN(const qcow2::RepairReport r,
+                                qcow2::RepairRefcounts(storage_, &h_));
+        LogWarning("qcow2 image was dirty: " + std::to_string(r.fixed) +
+                   " refcount(s) repaired (" + std::to_string(r.leaked) +
+                   " leaked cluster(s) freed), dirty bit cleared");
       }
       if (h_.autoclear_features != 0) {
         uint8_t zero[8] = {};
@@ -99,10 +107,47 @@ class Qcow2Container : public Container {
       f.emplace_back("luks_offset", std::to_string(h_.fde_offset));
       f.emplace_back("luks_length", std::to_string(h_.fde_length));
     }
+    f.emplace_back("kms_binding", BindingFact());
     return f;
   }
 
   Status Flush() override { return storage_->Flush(); }
+
+  Result<std::optional<std::string>> BindingRecord() const override {
+    return qcow2::BindingRecord(h_);
+  }
+
+  bool KeepsBindingRecord() const override { return h_.has_fde; }
+
+  // Re-reads the header cluster (the caller holds the image lock, so no
+  // one else edits it), plans the rewrite (qcow2_binding.h: why a torn
+  // write is harmless) and writes each step at offset 0 in ONE WriteAt,
+  // flushed (fsync, or the S3 commit) before the next step. qemu itself
+  // rewrites its header cluster the same way (one write, no journal).
+  Status WriteBindingRecord(std::optional<std::string_view> json) override {
+    if (!writable_) {
+      return Status::InvalidArgument("qcow2 container is read-only");
+    }
+    if (!h_.has_fde) return NotEncrypted();
+    const uint64_t file_size = storage_->Size();
+    std::vector<uint8_t> head(std::min<uint64_t>(file_size, h_.cluster_size()));
+    LUKSFS_RETURN_IF_ERROR(storage_->ReadAt(0, head));
+    LUKSFS_ASSIGN_OR_RETURN(qcow2::Header now,
+                            qcow2::ParseHeader(head, file_size));
+    if (now.cluster_bits != h_.cluster_bits) {
+      return Status::Corruption("qcow2 header changed while it was edited");
+    }
+    LUKSFS_ASSIGN_OR_RETURN(const auto steps,
+                            qcow2::PlanBindingWrites(now, json));
+    for (const std::vector<uint8_t>& image : steps) {
+      LUKSFS_RETURN_IF_ERROR(storage_->WriteAt(0, image));
+      LUKSFS_RETURN_IF_ERROR(storage_->Flush());
+    }
+    if (!steps.empty()) {
+      LUKSFS_ASSIGN_OR_RETURN(h_, qcow2::ParseHeader(steps.back(), file_size));
+    }
+    return Status();
+  }
 
  private:
   static Status NotEncrypted() {
@@ -122,6 +167,18 @@ class Qcow2Container : public Container {
     return Status();
   }
 
+  // The in-file binding as `info` shows it: "none", "KMS-URI (keyslot N,
+  // header extension 0x4c4b4d53)", or "unreadable: why".
+  std::string BindingFact() const {
+    Result<std::optional<std::string>> r = qcow2::BindingRecord(h_);
+    if (!r.ok()) return "unreadable: " + r.status().message();
+    if (!*r) return "none";
+    Result<KmsBinding> b = BindingFromJson(**r);
+    if (!b.ok()) return "unreadable: " + b.status().message();
+    return b->kms + " (keyslot " + std::to_string(b->keyslot) +
+           ", header extension " + qcow2::Hex(qcow2::kExtLuksfsKms) + ")";
+  }
+
   // A read-only walk of the L2 tables; "?" if the tables are damaged.
   std::string AllocatedBytes() const {
     Qcow2MapOptions mo;
@@ -133,7 +190,9 @@ class Qcow2Container : public Container {
   }
 
   Storage* const storage_;
-  qcow2::Header h_;  // autoclear bits change once, at a writable OpenMap
+  // Autoclear bits change once, at a writable OpenMap; the extensions at
+  // WriteBindingRecord (a header edit: the CLI holds the image lock).
+  qcow2::Header h_;
   const bool writable_;
   const ContainerOptions opts_;
 };

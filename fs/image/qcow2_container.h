@@ -9,11 +9,16 @@
 // incompatible feature bits, compressed clusters (met while mapping).
 // A plaintext qcow2 (crypt_method 0) opens, so `info` can describe it, but
 // has no LUKS region: ReadLuks and OpenMap say it is not encrypted.
-// Writable maps are refused for a dirty image (lazy refcounts: "run
-// qemu-img check -r all"), a corrupt one (read-only only) and one with
-// internal snapshots. Opening a map writable clears every autoclear
+// A writable map of a dirty image (lazy refcounts not written back) first
+// rebuilds its refcounts and clears the dirty bit, as qemu does when it
+// opens such an image read-write (qcow2_repair.h; what it cannot repair is
+// refused with "run qemu-img check -r all"). Writable maps are refused for
+// a corrupt image (read-only only) and one with internal snapshots. Opening a map writable clears every autoclear
 // feature bit (luksfs does not keep persistent bitmaps in sync), as the
 // specification asks of a writer.
+// The KMS binding record (Container::BindingRecord) is luksfs's own header
+// extension (fs/image/qcow2_binding.h); WriteBindingRecord rewrites the
+// header cluster to set or remove it, keeping every other extension.
 //
 // Ownership, thread-safety, errors: as Container (container.h).
 #pragma once

@@ -346,9 +346,35 @@ TEST_F(Qcow2HostileTest, SharedClusterIsNotWrittenInPlace) {
   ExpectRefused(Status::Code::kNotSupported, "shared");
 }
 
-TEST_F(Qcow2HostileTest, DirtyAndCorruptBitsRefuseReadWrite) {
+TEST_F(Qcow2HostileTest, DirtyImageIsRepairedOrRefused) {
+  // Dirty, and the refcount of guest 0's data cluster lost (as after a
+  // crash with lazy refcounts): a writable open rebuilds it and clears the
+  // dirty bit; qemu-img check is then clean.
+  auto bytes = ReadFile(img_);
+  const uint64_t data = LoadBe64(&bytes[l2_]) & kOffsetMask;
+  const uint64_t block = LoadBe64(&bytes[h_.refcount_table_offset]);
   Patch64(72, kIncompatDirty);
+  int fd = open(img_.c_str(), O_WRONLY);
+  const uint8_t zero[2] = {0, 0};
+  ASSERT_EQ(2, pwrite(fd, zero, 2, block + 2 * (data / 65536)));
+  close(fd);
+  std::string out;
+  EXPECT_NE(fs::testing::QemuCheck(img_, &out), 0) << out;  // control
+  {
+    Opened o;
+    ASSERT_TRUE(OpenImage(img_, true, &o).ok());
+  }
+  bytes = ReadFile(img_);
+  EXPECT_EQ(LoadBe64(&bytes[72]), 0u) << "dirty bit not cleared";
+  EXPECT_EQ(fs::testing::QemuCheck(img_, &out), 0) << out;
+  // Unrepairable here (the first clusters lose their refcount block):
+  // refused, saying how to repair, nothing written.
+  Patch64(72, kIncompatDirty);
+  Patch64(h_.refcount_table_offset, 0);
   ExpectRefused(Status::Code::kNotSupported, "qemu-img check -r all");
+}
+
+TEST_F(Qcow2HostileTest, CorruptBitRefusesReadWrite) {
   Patch64(72, kIncompatCorrupt);
   ExpectRefused(Status::Code::kNotSupported, "read-only");
   Opened o;  // read-only is fine

@@ -2,7 +2,11 @@
 // parser, the L1/refcount table checks of Qcow2Map::Open, Map() over the
 // first 256 MiB of the disk and the L2 walk of CountAllocated must never
 // crash, hang or allocate without bound, whatever the bytes. The container
-// (OpenQcow2, Facts, ReadLuks) is driven too.
+// (OpenQcow2, Facts, ReadLuks) is driven too, and so is luksfs's KMS
+// header extension (qcow2_binding.h): the record is read and parsed as
+// JSON, and every header rewrite planned for it (set, grow, remove) must
+// parse again — a plan that breaks the header traps. A dirty header also
+// drives the refcount rebuild (qcow2_repair.h) over the tables.
 //
 // Build: make fuzz. Run: build/fuzz/qcow2_fuzz CORPUS_DIR (seed with small
 // qcow2 images: qemu-img create -f qcow2 -o cluster_size=512, qemu-io
@@ -11,13 +15,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "fs/image/kms_binding.h"
+#include "fs/image/qcow2_binding.h"
 #include "fs/image/qcow2_container.h"
 #include "fs/image/qcow2_format.h"
 #include "fs/image/qcow2_map.h"
+#include "fs/image/qcow2_repair.h"
 
 namespace {
 
@@ -62,6 +71,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto h = qcow2::ParseHeader(std::span<const uint8_t>(data, head), size);
   if (!h.ok()) return 0;
   (void)qcow2::SerializeHeader(*h);
+  auto record = qcow2::BindingRecord(*h);
+  if (record.ok() && *record) (void)BindingFromJson(**record);
+  const std::string small = "{\"type\":\"luksfs-kms\"}";
+  const std::string large(600, 'k');
+  for (int i = 0; i < 3; ++i) {
+    std::optional<std::string_view> json;
+    if (i == 1) json = small;
+    if (i == 2) json = large;
+    auto plan = qcow2::PlanBindingWrites(*h, json);
+    if (!plan.ok()) continue;
+    for (const std::vector<uint8_t>& image : *plan) {
+      if (!qcow2::ParseHeader(image, size).ok()) __builtin_trap();
+    }
+  }
+  if (h->dirty()) {  // the rebuild walks every table (its writes fail here)
+    qcow2::Header copy = *h;
+    (void)qcow2::RepairRefcounts(&storage, &copy);
+  }
   Qcow2MapOptions mo;
   mo.cache_bytes = 4 * h->cluster_size();  // small: exercise eviction
   auto m = Qcow2Map::Open(&storage, *h, mo);
