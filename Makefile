@@ -129,6 +129,7 @@ demo: deps
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
 FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc fs/*/*_fuzz.cc)
+FUZZ_SRCS += $(wildcard common/http/*_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)

@@ -5,12 +5,12 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
+#include "common/http/response_headers.h"
 #include "common/secure_buffer.h"
 
 namespace luksfs::http {
@@ -60,42 +60,11 @@ struct Attempt {
   char errbuf[CURL_ERROR_SIZE] = {};
 };
 
-std::string_view Trim(std::string_view v) {
-  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' ||
-                        v.back() == ' ' || v.back() == '\t')) {
-    v.remove_suffix(1);
-  }
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-    v.remove_prefix(1);
-  }
-  return v;
-}
-
 size_t OnHeader(char* data, size_t size, size_t n, void* ud) {
   auto* a = static_cast<Attempt*>(ud);
   const size_t len = size * n;
-  std::string_view line(data, len);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new status line (e.g. after 100)
-    const size_t sp = line.find(' ');
-    a->status = sp == std::string_view::npos
-                    ? 0
-                    : std::strtol(std::string(line.substr(sp + 1, 3)).c_str(),
-                                  nullptr, 10);
-    a->resp.headers.clear();
-    return len;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return len;
-  std::string_view value = Trim(line.substr(colon + 1));
-  if (a->resp.headers.size() >= kMaxResponseHeaders ||
-      value.size() > kMaxHeaderValueBytes) {
-    return len;
-  }
-  std::string name(Trim(line.substr(0, colon)));
-  for (char& c : name) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  a->resp.headers.emplace_back(std::move(name), std::string(value));
+  ParseResponseHeaderLine(std::string_view(data, len), &a->status,
+                          &a->resp.headers);
   return len;
 }
 

@@ -4,7 +4,9 @@
 //
 // Retries: 5xx, 429, connection failures, resets and timeouts are retried
 // up to max_retries times with exponential backoff and full jitter (base
-// 200 ms, cap 5 s). Uploads are re-sent from their start.
+// 200 ms, cap 5 s; RetryPolicy::S3, run by HttpTransport::Send), signed
+// afresh for every attempt. 400 RequestTimeout is retried too. Uploads are
+// re-sent from their start.
 // Errors (messages start with the request, e.g. "GET bytes=0-9: ", and name
 // the bucket and key where it matters; the caller adds the s3:// name):
 //   404 -> kNotFound ("no such object" / "no such bucket");
@@ -13,7 +15,8 @@
 //   other failures, and exhausted retries -> kIOError EIO.
 // Thread-safety: every method may be called concurrently.
 // Secrets: the secret key and session token stay in SecureBuffers and are
-// never logged.
+// never logged; the token travels as the transport's secret header, wiped
+// after each attempt.
 #pragma once
 
 #include <atomic>
