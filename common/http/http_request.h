@@ -42,7 +42,9 @@ struct TlsOptions {
   // Optional check of the server's leaf certificate (a pin). When set it
   // REPLACES CA and host-name verification and TLS session reuse is off.
   // Return Ok to accept; an error's message becomes a kPermissionDenied
-  // "WHAT: TLS: MESSAGE". Called on the sending thread, during the handshake.
+  // "WHAT: TLS: MESSAGE". Called on the sending thread, during the handshake
+  // (renegotiation is refused). libcurl does not tell two checks apart when
+  // it reuses a connection: give one HttpTransport one leaf_check.
   std::function<Status(X509* leaf)> leaf_check;
 };
 

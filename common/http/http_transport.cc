@@ -154,6 +154,9 @@ CURLcode OnSslCtx(CURL* /*curl*/, void* ssl_ctx, void* user) {
     return CURLE_SSL_CERTPROBLEM;
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyLeaf);
+  // No later handshake on a kept-alive connection: VerifyLeaf must only
+  // run inside the perform whose Attempt `user` is.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   return CURLE_OK;
 }
 
