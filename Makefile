@@ -38,6 +38,8 @@ LDFLAGS += -pthread
 # Modules, lowest first. Dependencies point one way: fs -> kms-client -> crypto -> common.
 srcs = $(filter-out %_test.cc %_fuzz.cc %/main.cc,$(wildcard $(1)/*.cc))
 COMMON_SRCS := $(call srcs,common)
+# The one HTTP transport (libcurl): the only part of common/ that may use curl.
+COMMON_SRCS += $(call srcs,common/http)
 CRYPTO_SRCS := $(call srcs,crypto)
 KMS_SRCS    := $(call srcs,kms-client)
 FS_SRCS     := $(call srcs,fs) $(call srcs,fs/storage) $(call srcs,fs/fuse) $(call srcs,fs/cli)
@@ -58,6 +60,7 @@ ALL_LIBS := $(LIB_FS) $(LIB_KMS) $(LIB_CRYPTO) $(LIB_COMMON)
 
 # Unit tests sit beside their code (foo_test.cc); one binary per module.
 COMMON_TESTS := $(wildcard common/*_test.cc)
+COMMON_TESTS += $(wildcard common/http/*_test.cc)
 CRYPTO_TESTS := $(wildcard crypto/*_test.cc)
 KMS_TESTS    := $(wildcard kms-client/*_test.cc)
 FS_TESTS     := $(wildcard fs/*_test.cc fs/storage/*_test.cc fs/fuse/*_test.cc fs/cli/*_test.cc)
@@ -127,6 +130,7 @@ demo: deps
 # one for a short time over a seed corpus made at test time. The library
 # sources are compiled once, instrumented, and shared by every target.
 FUZZ_SRCS := $(wildcard crypto/*_fuzz.cc kms-client/*_fuzz.cc fs/*_fuzz.cc fs/*/*_fuzz.cc)
+FUZZ_SRCS += $(wildcard common/http/*_fuzz.cc)
 FUZZ_BINS := $(patsubst %_fuzz.cc,$(BUILD)/fuzz/%_fuzz,$(notdir $(FUZZ_SRCS)))
 FUZZ_CXX ?= clang++
 FUZZ_CFLAGS := -std=c++20 -O1 -g -I. -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314 $(PKG_CFLAGS)

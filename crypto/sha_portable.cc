@@ -68,81 +68,70 @@ constexpr T Rotr(T x, int n) {
   return (x >> n) | (x << (sizeof(T) * 8 - n));
 }
 
+// SHA-256 and SHA-512 share one compression (FIPS 180-4 sections 6.2.2
+// and 6.4.2): they differ only in word size, round count, constants and
+// rotation amounts, all compile-time constants of these traits.
+struct Sha256Traits {
+  using Word = uint32_t;
+  static constexpr int kRounds = 64;
+  static constexpr const Word* kK = kK256;
+  static constexpr int kSig0[3] = {7, 18, 3};    // sigma0: rotr, rotr, shr
+  static constexpr int kSig1[3] = {17, 19, 10};  // sigma1
+  static constexpr int kSum0[3] = {2, 13, 22};   // Sigma0: three rotr
+  static constexpr int kSum1[3] = {6, 11, 25};   // Sigma1
+};
+struct Sha512Traits {
+  using Word = uint64_t;
+  static constexpr int kRounds = 80;
+  static constexpr const Word* kK = kK512;
+  static constexpr int kSig0[3] = {1, 8, 7};
+  static constexpr int kSig1[3] = {19, 61, 6};
+  static constexpr int kSum0[3] = {28, 34, 39};
+  static constexpr int kSum1[3] = {14, 18, 41};
+};
+
 // The working variables a..h of chain i live in v[i][0..8) and are
 // renamed rather than moved: in round t, "a" is slot (0 - t) mod 8, "b"
 // slot (1 - t) mod 8, and so on. With the round loop unrolled every index
 // is a constant, so the compiler keeps them in registers without copies.
-template <int N>
-void Sha256N(uint32_t* const* st, const uint32_t* const* msg) {
-  uint32_t w[N][16], v[N][8];
-  for (int i = 0; i < N; ++i) {
-    std::memcpy(w[i], msg[i], sizeof(w[i]));
-    std::memcpy(v[i], st[i], sizeof(v[i]));
-  }
-#pragma GCC unroll 64
-  for (int t = 0; t < 64; ++t) {
-#pragma GCC unroll 4
-    for (int i = 0; i < N; ++i) {
-      uint32_t wt;
-      if (t < 16) {
-        wt = w[i][t];
-      } else {
-        const uint32_t w15 = w[i][(t - 15) & 15], w2 = w[i][(t - 2) & 15];
-        const uint32_t s0 = Rotr(w15, 7) ^ Rotr(w15, 18) ^ (w15 >> 3);
-        const uint32_t s1 = Rotr(w2, 17) ^ Rotr(w2, 19) ^ (w2 >> 10);
-        wt = w[i][t & 15] += s0 + s1 + w[i][(t - 7) & 15];
-      }
-      uint32_t& a = v[i][(8 - t % 8) % 8];
-      const uint32_t b = v[i][(9 - t % 8) % 8], c = v[i][(10 - t % 8) % 8];
-      uint32_t& d = v[i][(11 - t % 8) % 8];
-      const uint32_t e = v[i][(12 - t % 8) % 8], f = v[i][(13 - t % 8) % 8];
-      const uint32_t g = v[i][(14 - t % 8) % 8];
-      uint32_t& h = v[i][(15 - t % 8) % 8];
-      const uint32_t t1 = h + (Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25)) +
-                          ((e & f) ^ (~e & g)) + kK256[t] + wt;
-      const uint32_t t2 = (Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22)) +
-                          ((a & b) ^ (a & c) ^ (b & c));
-      d += t1;
-      h = t1 + t2;  // the next round's "a"
-    }
-  }
-  for (int i = 0; i < N; ++i) {
-    for (int j = 0; j < 8; ++j) st[i][j] += v[i][j];
-  }
-}
-
-template <int N>
-void Sha512N(uint64_t* const* st, const uint64_t* const* msg) {
-  uint64_t w[N][16], v[N][8];
+template <typename H, int N>
+void Sha2N(typename H::Word* const* st, const typename H::Word* const* msg) {
+  using W = typename H::Word;
+  W w[N][16], v[N][8];
   for (int i = 0; i < N; ++i) {
     std::memcpy(w[i], msg[i], sizeof(w[i]));
     std::memcpy(v[i], st[i], sizeof(v[i]));
   }
 #pragma GCC unroll 80
-  for (int t = 0; t < 80; ++t) {
+  for (int t = 0; t < H::kRounds; ++t) {
 #pragma GCC unroll 4
     for (int i = 0; i < N; ++i) {
-      uint64_t wt;
+      W wt;
       if (t < 16) {
         wt = w[i][t];
       } else {
-        const uint64_t w15 = w[i][(t - 15) & 15], w2 = w[i][(t - 2) & 15];
-        const uint64_t s0 = Rotr(w15, 1) ^ Rotr(w15, 8) ^ (w15 >> 7);
-        const uint64_t s1 = Rotr(w2, 19) ^ Rotr(w2, 61) ^ (w2 >> 6);
+        const W w15 = w[i][(t - 15) & 15], w2 = w[i][(t - 2) & 15];
+        const W s0 = Rotr(w15, H::kSig0[0]) ^ Rotr(w15, H::kSig0[1]) ^
+                     (w15 >> H::kSig0[2]);
+        const W s1 = Rotr(w2, H::kSig1[0]) ^ Rotr(w2, H::kSig1[1]) ^
+                     (w2 >> H::kSig1[2]);
         wt = w[i][t & 15] += s0 + s1 + w[i][(t - 7) & 15];
       }
-      uint64_t& a = v[i][(8 - t % 8) % 8];
-      const uint64_t b = v[i][(9 - t % 8) % 8], c = v[i][(10 - t % 8) % 8];
-      uint64_t& d = v[i][(11 - t % 8) % 8];
-      const uint64_t e = v[i][(12 - t % 8) % 8], f = v[i][(13 - t % 8) % 8];
-      const uint64_t g = v[i][(14 - t % 8) % 8];
-      uint64_t& h = v[i][(15 - t % 8) % 8];
-      const uint64_t t1 = h + (Rotr(e, 14) ^ Rotr(e, 18) ^ Rotr(e, 41)) +
-                          ((e & f) ^ (~e & g)) + kK512[t] + wt;
-      const uint64_t t2 = (Rotr(a, 28) ^ Rotr(a, 34) ^ Rotr(a, 39)) +
-                          ((a & b) ^ (a & c) ^ (b & c));
+      W& a = v[i][(8 - t % 8) % 8];
+      const W b = v[i][(9 - t % 8) % 8], c = v[i][(10 - t % 8) % 8];
+      W& d = v[i][(11 - t % 8) % 8];
+      const W e = v[i][(12 - t % 8) % 8], f = v[i][(13 - t % 8) % 8];
+      const W g = v[i][(14 - t % 8) % 8];
+      W& h = v[i][(15 - t % 8) % 8];
+      const W t1 = h +
+                   (Rotr(e, H::kSum1[0]) ^ Rotr(e, H::kSum1[1]) ^
+                    Rotr(e, H::kSum1[2])) +
+                   ((e & f) ^ (~e & g)) + H::kK[t] + wt;
+      const W t2 = (Rotr(a, H::kSum0[0]) ^ Rotr(a, H::kSum0[1]) ^
+                    Rotr(a, H::kSum0[2])) +
+                   ((a & b) ^ (a & c) ^ (b & c));
       d += t1;
-      h = t1 + t2;
+      h = t1 + t2;  // the next round's "a"
     }
   }
   for (int i = 0; i < N; ++i) {
@@ -200,11 +189,11 @@ void Sha1Portable(uint32_t* const* st, const uint32_t* const* w, int n) {
 }
 
 void Sha256Portable(uint32_t* const* st, const uint32_t* const* w, int n) {
-  for (int i = 0; i < n; ++i) Sha256N<1>(st + i, w + i);
+  for (int i = 0; i < n; ++i) Sha2N<Sha256Traits, 1>(st + i, w + i);
 }
 
 void Sha512Portable(uint64_t* const* st, const uint64_t* const* w, int n) {
-  for (int i = 0; i < n; ++i) Sha512N<1>(st + i, w + i);
+  for (int i = 0; i < n; ++i) Sha2N<Sha512Traits, 1>(st + i, w + i);
 }
 
 }  // namespace luksfs::crypto::sha

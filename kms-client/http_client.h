@@ -1,27 +1,29 @@
-// HttpClient: a small libcurl (easy interface) client for the REST KMS
-// drivers (Key Protect, Vault transit).
+// HttpClient: the REST KMS drivers' (Key Protect, Vault transit, IAM) view
+// of the project's HTTP transport (common/http/http_transport.h), with the
+// KMS rules: bounded responses, a short retry policy and certificate pins.
 //
 // - http and https only; redirects are not followed.
 // - TLS: system CAs or HttpOptions::ca_file, peer and host verification on.
-//   With a pinned fingerprint (SHA-256 of the server certificate's DER, hex,
-//   colons optional) the leaf certificate must match it and CA/host checks
-//   are replaced by the pin (as vCenter's "thumbprint" trust works).
+//   With a pinned fingerprint (SHA-1 or SHA-256 of the server certificate's
+//   DER, hex, colons optional; cert_info.h) the leaf certificate must match
+//   it and CA/host checks are replaced by the pin (as vCenter's
+//   "thumbprint" trust works).
 // - Bounded: responses over 1 MiB are refused (kCorruption); every attempt
-//   has HttpOptions::timeout_ms.
+//   has HttpOptions::timeout_ms (connect: at most 5 s of it).
 // - Retries: connect errors, timeouts, HTTP 429 and 5xx other than 501 are
 //   retried up to max_attempts in all, with a short backoff (100 ms, 200 ms,
-//   ...); what still fails is kUnavailable.
-// - Secrets: the credential header is passed separately and wiped from
-//   libcurl's header list after each request; request bodies are borrowed,
-//   not copied. Response bodies are the caller's to wipe (WipeString).
+//   ...: RetryPolicy::Kms); what still fails is returned as it came.
+// - Secrets: the credential header is passed separately and wiped after
+//   each request; request bodies are borrowed, not copied. Response bodies
+//   are the caller's to wipe (WipeString).
 //
-// Errors of Send: kUnavailable (unreachable, TLS handshake, timeout, or 5xx
-// after retries), kPermissionDenied (certificate not trusted or pin
-// mismatch), kInvalidArgument (bad URL or ca_file), kCorruption (response
-// too large). HTTP error statuses are not errors here: the caller maps them.
+// Errors of Send: those of HttpTransport::Send (kUnavailable unreachable,
+// TLS handshake, timeout; kPermissionDenied certificate not trusted or pin
+// mismatch; kInvalidArgument bad URL or ca_file; kCorruption response too
+// large). HTTP error statuses are not errors here: the caller maps them.
 //
-// Thread-safety: one thread at a time per HttpClient (one CURL handle,
-// reused for keep-alive).
+// Thread-safety: one thread at a time per HttpClient (one kept-alive
+// connection).
 #pragma once
 
 #include <cstdint>
@@ -30,12 +32,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/http/http_transport.h"
 #include "common/result.h"
 #include "common/secure_buffer.h"
 
 namespace luksfs::kms {
 
-inline constexpr size_t kMaxHttpResponseBytes = 1 << 20;
+inline constexpr size_t kMaxHttpResponseBytes = http::kDefaultMaxBody;
 
 struct HttpOptions {
   std::string ca_file;      // "" = system CAs
@@ -54,10 +57,9 @@ void WipeString(std::string& s);
 
 class HttpClient {
  public:
-  // Errors: kInvalidArgument (malformed fingerprint), kInternal (libcurl
+  // Errors: kInvalidArgument (malformed fingerprint), kInternal (libsodium
   // init).
   static Result<std::unique_ptr<HttpClient>> Create(const HttpOptions& opts);
-  ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
@@ -70,14 +72,11 @@ class HttpClient {
                             std::string_view body);
 
  private:
-  struct Impl;
-  explicit HttpClient(std::unique_ptr<Impl> impl);
-  Result<HttpResponse> SendOnce(std::string_view method,
-                                const std::string& url,
-                                const std::vector<std::string>& headers,
-                                const SecureBuffer* secret_header,
-                                std::string_view body, bool* retryable);
-  std::unique_ptr<Impl> impl_;
+  HttpClient() : transport_(1) {}
+
+  HttpOptions options_;
+  std::vector<std::vector<uint8_t>> pins_;  // SHA-1 or SHA-256 each
+  http::HttpTransport transport_;
 };
 
 }  // namespace luksfs::kms

@@ -155,6 +155,23 @@ Status DriveSsl(SSL* ssl, int fd, Deadline deadline, const Endpoint& ep,
   }
 }
 
+// Moves `size` bytes by op(done, chunk) (SSL_write or SSL_read at offset
+// `done`, at most 1 MiB a call) under `deadline`.
+template <typename Op>
+Status Pump(SSL* ssl, int fd, Deadline deadline, const Endpoint& ep,
+            const char* what, size_t size, Op op) {
+  SigpipeGuard guard;
+  size_t done = 0;
+  while (done < size) {
+    const int chunk = static_cast<int>(std::min<size_t>(size - done, 1 << 20));
+    int n = 0;
+    LUKSFS_RETURN_IF_ERROR(DriveSsl(
+        ssl, fd, deadline, ep, what, [&] { return op(done, chunk); }, &n));
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
 Result<int> TcpConnect(const Endpoint& ep, Deadline deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -291,33 +308,18 @@ TlsConnection::~TlsConnection() {
 
 Status TlsConnection::WriteAll(std::span<const uint8_t> data,
                                Deadline deadline) {
-  SigpipeGuard guard;
-  size_t done = 0;
-  while (done < data.size()) {
-    const int chunk =
-        static_cast<int>(std::min<size_t>(data.size() - done, 1 << 20));
-    int n = 0;
-    LUKSFS_RETURN_IF_ERROR(DriveSsl(
-        ssl_, fd_, deadline, endpoint_, "write",
-        [&] { return SSL_write(ssl_, data.data() + done, chunk); }, &n));
-    done += static_cast<size_t>(n);
-  }
-  return Status();
+  return Pump(ssl_, fd_, deadline, endpoint_, "write", data.size(),
+              [&](size_t done, int chunk) {
+                return SSL_write(ssl_, data.data() + done, chunk);
+              });
 }
 
 Status TlsConnection::ReadExact(std::span<uint8_t> out, Deadline deadline) {
-  SigpipeGuard guard;  // a read may send an alert or a renegotiation
-  size_t done = 0;
-  while (done < out.size()) {
-    const int chunk =
-        static_cast<int>(std::min<size_t>(out.size() - done, 1 << 20));
-    int n = 0;
-    LUKSFS_RETURN_IF_ERROR(DriveSsl(
-        ssl_, fd_, deadline, endpoint_, "read",
-        [&] { return SSL_read(ssl_, out.data() + done, chunk); }, &n));
-    done += static_cast<size_t>(n);
-  }
-  return Status();
+  // (a read may send an alert or a renegotiation: Pump guards SIGPIPE)
+  return Pump(ssl_, fd_, deadline, endpoint_, "read", out.size(),
+              [&](size_t done, int chunk) {
+                return SSL_read(ssl_, out.data() + done, chunk);
+              });
 }
 
 Result<std::unique_ptr<TlsClient>> TlsClient::Create(
@@ -378,8 +380,8 @@ Result<std::unique_ptr<TlsClient>> TlsClient::Create(
 
 TlsClient::~TlsClient() { SSL_CTX_free(ctx_); }
 
-Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
-    const Endpoint& ep) const {
+Result<std::unique_ptr<TlsConnection>> TlsClient::Handshake(
+    const Endpoint& ep, bool trust, Status* handshake) const {
   const Deadline deadline =
       Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
   LUKSFS_ASSIGN_OR_RETURN(int fd, TcpConnect(ep, deadline));
@@ -393,7 +395,9 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
   SSL_set_fd(ssl, fd);
   const bool ip = IsIpLiteral(ep.host);
   if (!ip) SSL_set_tlsext_host_name(ssl, ep.host.c_str());
-  if (options_.pins.empty()) {
+  if (!trust) {
+    SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);  // shown, not trusted
+  } else if (options_.pins.empty()) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(param,
                                     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -403,9 +407,18 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
   }
   SigpipeGuard guard;
   int unused = 0;
-  Status s = DriveSsl(
+  *handshake = DriveSsl(
       ssl, fd, deadline, ep, "handshake", [&] { return SSL_connect(ssl); },
       &unused);
+  return conn;
+}
+
+Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
+    const Endpoint& ep) const {
+  Status s;
+  LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> conn,
+                          Handshake(ep, /*trust=*/true, &s));
+  SSL* ssl = conn->ssl_;
   if (!s.ok()) {
     const long verify = SSL_get_verify_result(ssl);
     if (options_.pins.empty() && verify != X509_V_OK) {
@@ -440,24 +453,10 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::ConnectOne(
 
 Result<std::vector<uint8_t>> TlsClient::FetchCertificate(
     const Endpoint& ep) const {
-  const Deadline deadline =
-      Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
-  LUKSFS_ASSIGN_OR_RETURN(int fd, TcpConnect(ep, deadline));
-  SSL* ssl = SSL_new(ctx_);
-  if (ssl == nullptr) {
-    ::close(fd);
-    return Status::Internal("SSL_new failed");
-  }
-  std::unique_ptr<TlsConnection> conn(new TlsConnection(ep, fd, ssl));
-  SSL_set_fd(ssl, fd);
-  SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);  // shown, not trusted
-  if (!IsIpLiteral(ep.host)) SSL_set_tlsext_host_name(ssl, ep.host.c_str());
-  SigpipeGuard guard;
-  int unused = 0;
-  Status s = DriveSsl(
-      ssl, fd, deadline, ep, "handshake", [&] { return SSL_connect(ssl); },
-      &unused);
-  X509* cert = SSL_get1_peer_certificate(ssl);
+  Status s;
+  LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<TlsConnection> conn,
+                          Handshake(ep, /*trust=*/false, &s));
+  X509* cert = SSL_get1_peer_certificate(conn->ssl_);
   if (cert == nullptr) {
     if (!s.ok()) return s;
     return Status::Unavailable("server " + ep.ToString() +

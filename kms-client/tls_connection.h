@@ -119,6 +119,14 @@ class TlsClient {
       : ctx_(ctx), options_(std::move(options)) {}
   Result<std::unique_ptr<TlsConnection>> ConnectOne(
       const Endpoint& endpoint) const;
+  // TCP connect and TLS handshake with `endpoint`, checked against the
+  // trust settings when `trust` (else nothing is verified: FetchCertificate).
+  // The handshake's outcome goes to *handshake; the connection is returned
+  // either way so that the caller can inspect it. Errors: TcpConnect's,
+  // kInternal.
+  Result<std::unique_ptr<TlsConnection>> Handshake(const Endpoint& endpoint,
+                                                   bool trust,
+                                                   Status* handshake) const;
 
   SSL_CTX* ctx_;  // owned
   TlsOptions options_;

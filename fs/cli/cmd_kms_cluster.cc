@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "fs/cli/image.h"
 #include "kms-client/cert_info.h"
 #include "kms-client/kmip_client.h"
@@ -189,31 +190,6 @@ Status TcpReachable(const kms::Endpoint& ep, int timeout_ms) {
   return out;
 }
 
-// Writes `text` to `path` by a temporary file and rename (0644: the file
-// names credential files but holds no secret).
-Status WriteConfig(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".XXXXXX";
-  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path + ": " + std::strerror(errno), errno);
-  bool ok = fchmod(fd, 0644) == 0;
-  size_t done = 0;
-  while (ok && done < text.size()) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  const int err = errno;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = ok ? errno : err;
-    unlink(tmp.c_str());
-    return Status::IOError(path + ": " + std::strerror(e), e);
-  }
-  return Status();
-}
-
 std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -266,7 +242,8 @@ int RunKmsTrust(const Command& cmd) {
   // Never write a file that would not load back.
   auto check = kms::ParseKmsConfig(text, path);
   if (!check.ok()) return Report({kExitUsage, check.status().message()});
-  Status s = WriteConfig(path, text);
+  // 0644: the file names credential files but holds no secret.
+  Status s = WriteFileAtomic(path, text, 0644);
   if (!s.ok()) return Report({kExitStorage, s.message()});
   std::cout << "pinned " << pins.size() << " certificate(s) into " << path
             << " [cluster " << cluster << "]\n";

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <random>
 #include <thread>
 
 #include "common/log.h"
@@ -31,111 +30,11 @@ struct S3Client::Response {
   uint64_t content_length = 0;
   bool have_length = false;
   size_t sink_bytes = 0;
-  bool sink_overflow = false;
 };
 
 namespace {
 
 constexpr size_t kMaxBody = kMaxXmlBytes;
-
-struct Transfer {
-  S3Client* client;
-  const std::span<uint8_t>* sink;
-  std::span<const uint8_t> upload;
-  size_t upload_pos = 0;
-  long status = 0;
-  std::string body;
-  std::string etag;
-  uint64_t content_length = 0;
-  bool have_length = false;
-  size_t sink_bytes = 0;
-  bool sink_overflow = false;
-};
-
-std::string TrimCrLf(std::string_view v) {
-  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) {
-    v.remove_suffix(1);
-  }
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  return std::string(v);
-}
-
-size_t OnHeader(char* data, size_t size, size_t n, void* ud) {
-  auto* t = static_cast<Transfer*>(ud);
-  const size_t len = size * n;
-  std::string_view line(data, len);
-  if (line.rfind("HTTP/", 0) == 0) {  // a new status line (e.g. after 100)
-    const size_t sp = line.find(' ');
-    t->status = sp == std::string_view::npos
-                    ? 0
-                    : std::strtol(std::string(line.substr(sp + 1, 3)).c_str(),
-                                  nullptr, 10);
-    t->etag.clear();
-    t->have_length = false;
-    return len;
-  }
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return len;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const std::string value = TrimCrLf(line.substr(colon + 1));
-  if (name == "etag" && value.size() <= 256) {
-    t->etag = value;
-  } else if (name == "content-length") {
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long v = std::strtoull(value.c_str(), &end, 10);
-    if (errno == 0 && end != value.c_str() && *end == '\0') {
-      t->content_length = v;
-      t->have_length = true;
-    }
-  }
-  return len;
-}
-
-size_t OnBody(char* data, size_t size, size_t n, void* ud) {
-  auto* t = static_cast<Transfer*>(ud);
-  const size_t len = size * n;
-  if (t->sink != nullptr && t->status >= 200 && t->status < 300) {
-    if (t->sink_bytes + len > t->sink->size()) {
-      t->sink_overflow = true;
-      return 0;  // aborts with CURLE_WRITE_ERROR
-    }
-    std::memcpy(t->sink->data() + t->sink_bytes, data, len);
-    t->sink_bytes += len;
-    return len;
-  }
-  if (t->body.size() < kMaxBody) {
-    t->body.append(data, std::min(len, kMaxBody - t->body.size()));
-  }
-  return len;
-}
-
-size_t OnRead(char* buf, size_t size, size_t n, void* ud) {
-  auto* t = static_cast<Transfer*>(ud);
-  const size_t want = std::min(size * n, t->upload.size() - t->upload_pos);
-  std::memcpy(buf, t->upload.data() + t->upload_pos, want);
-  t->upload_pos += want;
-  return want;
-}
-
-bool RetryableCurl(CURLcode c) {
-  switch (c) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool RetryableHttp(long status, const std::string& body) {
   if (RetryableHttpStatus(status)) return true;
@@ -148,53 +47,20 @@ std::chrono::milliseconds Backoff(unsigned attempt) {
   return RetryPolicy::S3(0).Delay(attempt);
 }
 
-Status CurlSetup(CURL* h, CURLcode c) {
-  if (c == CURLE_OK) return Status();
-  (void)h;
-  return Status::Internal(std::string("curl_easy_setopt: ") + curl_easy_strerror(c));
-}
-
 }  // namespace
 
 S3Client::S3Client(S3ClientConfig config, S3Credentials creds)
     : cfg_(std::move(config)), creds_(std::move(creds)) {}
 
-Result<S3Client::Response> S3Client::Perform(const Call& call) {
-  Status last;
-  for (unsigned attempt = 0;; ++attempt) {
-    bool retryable = false;
-    auto r = PerformOnce(call, &retryable);
-    if (r.ok() && !RetryableHttp(r->status, r->body)) return r;
-    if (r.ok()) {
-      last = HttpError(call, *r);
-    } else {
-      last = r.status();
-      if (!retryable) return last;
-    }
-    if (attempt >= cfg_.max_retries) {
-      return Status::IOError(last.message() + " (gave up after " +
-                                 std::to_string(attempt + 1) + " attempts)",
-                             EIO);
-    }
-    retries_.fetch_add(1);
-    LogDebug(last.message() + "; retrying");
-    std::this_thread::sleep_for(Backoff(attempt));
-  }
-}
-
-Result<S3Client::Response> S3Client::PerformOnce(const Call& call,
-                                                 bool* retryable) {
-  *retryable = false;
-  LUKSFS_ASSIGN_OR_RETURN(CurlPool::Lease lease, pool_.Acquire());
-  CURL* h = lease.get();
-
+Status S3Client::Sign(const Call& call, http::Request& out,
+                      SecureBuffer* token_line) const {
   // Path and URL. S3 paths are encoded once (no double encoding).
   std::string path = "/";
   if (!cfg_.endpoint.virtual_host) path += sigv4::UriEncode(cfg_.bucket, true) + "/";
   path += sigv4::UriEncode(call.key, false);
   const std::string query = sigv4::CanonicalQuery(call.query);
-  std::string url = cfg_.endpoint.scheme + "://" + cfg_.endpoint.host + path;
-  if (!query.empty()) url += "?" + query;
+  out.url = cfg_.endpoint.scheme + "://" + cfg_.endpoint.host + path;
+  if (!query.empty()) out.url += "?" + query;
 
   const std::string payload_hash =
       call.send_body ? sigv4::Sha256Hex(call.body) : sigv4::kEmptySha256;
@@ -208,104 +74,126 @@ Result<S3Client::Response> S3Client::PerformOnce(const Call& call,
   const std::string amz_date = sigv4::AmzDate(std::time(nullptr));
   req.headers.emplace_back("x-amz-date", amz_date);
   req.headers.emplace_back("x-amz-content-sha256", payload_hash);
-  if (!creds_.session_token.empty()) {
+  const bool token = !creds_.session_token.empty();
+  if (token) {
     req.headers.emplace_back(
         "x-amz-security-token",
         std::string(reinterpret_cast<const char*>(creds_.session_token.data()),
                     creds_.session_token.size()));
   }
-  LUKSFS_ASSIGN_OR_RETURN(
-      std::string auth,
+  Result<std::string> auth =
       sigv4::Authorization(creds_.access_key_id, creds_.secret_key.span(),
-                           amz_date,
-                           cfg_.region, "s3", req));
-
-  struct SlistFree {
-    void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-  };
-  std::unique_ptr<curl_slist, SlistFree> hl;
-  auto add = [&](const std::string& line) {
-    curl_slist* n = curl_slist_append(hl.get(), line.c_str());
-    if (n != nullptr) {
-      (void)hl.release();
-      hl.reset(n);
-    }
-  };
-  for (const auto& [k, v] : req.headers) add(k + ": " + v);
-  add("Authorization: " + auth);
-  add("Expect:");  // no 100-continue round trip
-  if (!creds_.session_token.empty()) {
+                           amz_date, cfg_.region, "s3", req);
+  if (token) {
     std::string& tok = req.headers.back().second;
     SecureWipe(tok.data(), tok.size());
+    req.headers.pop_back();
   }
+  if (!auth.ok()) return auth.status();
 
-  Transfer t;
-  t.client = this;
-  t.sink = call.sink.empty() ? nullptr : &call.sink;
-  t.upload = call.body;
+  out.headers.clear();
+  for (const auto& [k, v] : req.headers) out.headers.push_back(k + ": " + v);
+  out.headers.push_back("Authorization: " + *auth);
+  out.secret_header = nullptr;
+  if (token) {
+    // The session token is a credential: it travels as the secret header.
+    static constexpr std::string_view kName = "x-amz-security-token: ";
+    LUKSFS_ASSIGN_OR_RETURN(
+        *token_line,
+        SecureBuffer::Create(kName.size() + creds_.session_token.size()));
+    std::memcpy(token_line->data(), kName.data(), kName.size());
+    std::memcpy(token_line->data() + kName.size(), creds_.session_token.data(),
+                creds_.session_token.size());
+    out.secret_header = token_line;
+  }
+  return Status();
+}
 
-  Status s;
-  auto set = [&](CURLcode c) {
-    if (s.ok()) s = CurlSetup(h, c);
-  };
-  set(curl_easy_setopt(h, CURLOPT_URL, url.c_str()));
-  set(curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl.get()));
-  set(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
-  set(curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L));
-  set(curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L));
+Result<S3Client::Response> S3Client::Perform(const Call& call) {
+  http::Request req;
+  req.method = call.method;
+  req.what = call.what;
+  if (call.send_body) req.body = call.body;
+  req.max_body = kMaxBody;
+  req.truncate_body = true;  // error and XML bodies: the start is enough
+  req.tls.ca_file = cfg_.ca_file;
+  req.timeouts.connect_ms = cfg_.connect_timeout_s * 1000;
+  req.timeouts.stall_s = cfg_.stall_timeout_s;
+  req.timeouts.stall_bytes_per_s = 1024;
   // Larger receive chunks: fewer recv calls and callbacks per ranged GET.
-  set(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024));
-  set(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, cfg_.connect_timeout_s));
-  set(curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L));
-  set(curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, cfg_.stall_timeout_s));
-  set(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader));
-  set(curl_easy_setopt(h, CURLOPT_HEADERDATA, &t));
-  set(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody));
-  set(curl_easy_setopt(h, CURLOPT_WRITEDATA, &t));
-  if (!cfg_.ca_file.empty()) set(curl_easy_setopt(h, CURLOPT_CAINFO, cfg_.ca_file.c_str()));
-  if (call.method == "HEAD") {
-    set(curl_easy_setopt(h, CURLOPT_NOBODY, 1L));
-  } else if (call.method == "PUT") {
-    set(curl_easy_setopt(h, CURLOPT_UPLOAD, 1L));
-    set(curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead));
-    set(curl_easy_setopt(h, CURLOPT_READDATA, &t));
-    set(curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
-                         static_cast<curl_off_t>(call.body.size())));
-  } else if (call.method == "POST") {
-    set(curl_easy_setopt(h, CURLOPT_POST, 1L));
-    static const char kEmpty[] = "";
-    set(curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-                         call.body.empty() ? kEmpty
-                                           : reinterpret_cast<const char*>(call.body.data())));
-    set(curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(call.body.size())));
-  } else if (call.method == "DELETE") {
-    set(curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE"));
-  }
-  if (!s.ok()) return s;
+  req.receive_buffer_bytes = 512L * 1024;
 
-  requests_.fetch_add(1);
-  const CURLcode rc = curl_easy_perform(h);
-  const std::string& where = call.what;
-  if (t.sink_overflow) {
-    lease.Discard();
-    return Status::IOError(where + ": server sent more bytes than requested", EIO);
+  // A 2xx GET body goes straight to the caller's buffer, exactly.
+  size_t sink_bytes = 0;
+  bool sink_overflow = false;
+  if (!call.sink.empty()) {
+    req.body_writer = [&](long status, std::span<const uint8_t> chunk) {
+      if (status < 200 || status >= 300) return http::SinkVerdict::kKeep;
+      if (sink_bytes + chunk.size() > call.sink.size()) {
+        sink_overflow = true;
+        return http::SinkVerdict::kAbort;
+      }
+      std::memcpy(call.sink.data() + sink_bytes, chunk.data(), chunk.size());
+      sink_bytes += chunk.size();
+      return http::SinkVerdict::kTaken;
+    };
   }
-  if (rc != CURLE_OK) {
-    lease.Discard();
-    *retryable = RetryableCurl(rc);
-    return Status::IOError(where + ": " + curl_easy_strerror(rc), EIO);
+
+  auto convert = [&](http::Response&& hr) {
+    Response r;
+    r.status = hr.status;
+    if (auto etag = hr.Header("etag"); etag && etag->size() <= 256) {
+      r.etag = std::string(*etag);
+    }
+    if (auto len = hr.Header("content-length")) {
+      const std::string value(*len);
+      char* end = nullptr;
+      errno = 0;
+      const unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+      if (errno == 0 && end != value.c_str() && *end == '\0') {
+        r.content_length = v;
+        r.have_length = true;
+      }
+    }
+    r.body = std::move(hr.body);
+    r.sink_bytes = sink_bytes;
+    return r;
+  };
+
+  SecureBuffer token_line;
+  Status sign_error;
+  http::RetryRules rules;
+  rules.policy = RetryPolicy::S3(cfg_.max_retries);
+  rules.retry_response = [](const http::Response& r) {
+    return RetryableHttp(r.status, r.body);
+  };
+  rules.before_attempt = [&](http::Request& r) {
+    sink_bytes = 0;
+    sink_overflow = false;
+    sign_error = Sign(call, r, &token_line);
+    return sign_error;
+  };
+  rules.on_retry = [&](const Result<http::Response>& failed, unsigned) {
+    retries_.fetch_add(1);
+    const std::string why =
+        failed.ok() ? HttpError(call, convert(http::Response(*failed))).message()
+                    : failed.status().message();
+    LogDebug(why + "; retrying");
+  };
+  http::SendInfo info;
+  Result<http::Response> r = transport_.Send(req, rules, &info);
+  if (!sign_error.ok()) return sign_error;
+  if (sink_overflow) {
+    return Status::IOError(call.what + ": server sent more bytes than requested", EIO);
   }
-  long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  Response r;
-  r.status = status;
-  r.body = std::move(t.body);
-  r.etag = std::move(t.etag);
-  r.content_length = t.content_length;
-  r.have_length = t.have_length;
-  r.sink_bytes = t.sink_bytes;
-  return r;
+  const std::string gave_up =
+      " (gave up after " + std::to_string(info.attempts) + " attempts)";
+  if (!r.ok()) {
+    return Status::IOError(r.status().message() + (info.exhausted ? gave_up : ""), EIO);
+  }
+  Response out = convert(std::move(*r));
+  if (info.exhausted) return Status::IOError(HttpError(call, out).message() + gave_up, EIO);
+  return out;
 }
 
 Status S3Client::HttpError(const Call& call, const Response& r) const {

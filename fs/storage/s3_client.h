@@ -1,9 +1,12 @@
 // S3Client: the S3 requests luksfs needs, over one bucket, signed with
-// SigV4 (sigv4.h) and sent with libcurl from a handle pool (curl_pool.h).
+// SigV4 (sigv4.h) and sent through the project's HTTP transport
+// (common/http/http_transport.h), which pools connections.
 //
 // Retries: 5xx, 429, connection failures, resets and timeouts are retried
 // up to max_retries times with exponential backoff and full jitter (base
-// 200 ms, cap 5 s). Uploads are re-sent from their start.
+// 200 ms, cap 5 s; RetryPolicy::S3, run by HttpTransport::Send), signed
+// afresh for every attempt. 400 RequestTimeout is retried too. Uploads are
+// re-sent from their start.
 // Errors (messages start with the request, e.g. "GET bytes=0-9: ", and name
 // the bucket and key where it matters; the caller adds the s3:// name):
 //   404 -> kNotFound ("no such object" / "no such bucket");
@@ -12,7 +15,8 @@
 //   other failures, and exhausted retries -> kIOError EIO.
 // Thread-safety: every method may be called concurrently.
 // Secrets: the secret key and session token stay in SecureBuffers and are
-// never logged.
+// never logged; the token travels as the transport's secret header, wiped
+// after each attempt.
 #pragma once
 
 #include <atomic>
@@ -23,7 +27,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "fs/storage/curl_pool.h"
+#include "common/http/http_transport.h"
 #include "fs/storage/s3_uri.h"
 #include "fs/storage/sigv4.h"
 
@@ -99,7 +103,7 @@ class S3Client {
                               const std::string& upload_id);
 
   // Requests sent (including retries), for tests and debug logs.
-  uint64_t requests_sent() const { return requests_.load(); }
+  uint64_t requests_sent() const { return transport_.requests_sent(); }
   uint64_t retries() const { return retries_.load(); }
 
   // Where the client sends its requests (for messages).
@@ -111,13 +115,14 @@ class S3Client {
   // Sends `call`, retrying transient failures. A non-2xx final answer is
   // returned as a Response (status set), a transport failure as a Status.
   Result<Response> Perform(const Call& call);
-  Result<Response> PerformOnce(const Call& call, bool* retryable);
+  // Signs `call` with the current time into req (a fresh signature for
+  // every attempt); the session token goes into *token_line.
+  Status Sign(const Call& call, http::Request& req, SecureBuffer* token_line) const;
   Status HttpError(const Call& call, const Response& r) const;
 
   const S3ClientConfig cfg_;
   const S3Credentials creds_;
-  CurlPool pool_;
-  std::atomic<uint64_t> requests_{0};
+  http::HttpTransport transport_;
   std::atomic<uint64_t> retries_{0};
 };
 

@@ -1,20 +1,23 @@
-#include "fs/storage/curl_pool.h"
+#include "common/http/curl_pool.h"
 
-namespace luksfs::fs {
+namespace luksfs::http {
 
-namespace {
-std::once_flag g_curl_init;
+Status CurlGlobalInit() {
+  static std::once_flag once;
+  static CURLcode rc = CURLE_OK;
+  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (rc != CURLE_OK) return Status::Internal("curl_global_init failed");
+  return Status::Ok();
 }
 
-CurlPool::CurlPool(size_t max_idle) : max_idle_(max_idle) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+CurlPool::CurlPool(size_t max_idle) : max_idle_(max_idle) {}
 
 CurlPool::~CurlPool() {
   for (CURL* h : idle_) curl_easy_cleanup(h);
 }
 
 Result<CurlPool::Lease> CurlPool::Acquire() {
+  LUKSFS_RETURN_IF_ERROR(CurlGlobalInit());
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!idle_.empty()) {
@@ -47,4 +50,4 @@ void CurlPool::Lease::Discard() {
   h_ = nullptr;
 }
 
-}  // namespace luksfs::fs
+}  // namespace luksfs::http

@@ -1,10 +1,12 @@
 // CurlPool: reusable libcurl easy handles, so that requests reuse kept-alive
 // connections. A Lease returns its handle to the pool when destroyed (RAII);
 // the handle is curl_easy_reset() before reuse, which keeps its connection.
+// Used only by the transport (common/http/http_transport.h).
 //
 // Thread-safety: Acquire() may be called from any thread; a Lease belongs to
 // one thread at a time.
-// Errors: Acquire() fails with kResourceExhausted if curl_easy_init fails.
+// Errors: Acquire() fails with kInternal if libcurl cannot be initialised,
+// kResourceExhausted if curl_easy_init fails.
 #pragma once
 
 #include <curl/curl.h>
@@ -14,7 +16,10 @@
 
 #include "common/result.h"
 
-namespace luksfs::fs {
+namespace luksfs::http {
+
+// curl_global_init, once per process. Errors: kInternal.
+Status CurlGlobalInit();
 
 class CurlPool {
  public:
@@ -51,4 +56,4 @@ class CurlPool {
   std::vector<CURL*> idle_;
 };
 
-}  // namespace luksfs::fs
+}  // namespace luksfs::http
