@@ -31,9 +31,18 @@ struct Partition {
   uint64_t size = 0;    // bytes
 };
 
+// Bytes of the disk the table was read from.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 struct PartitionTable {
   std::string scheme;  // "mbr" or "gpt"
   std::vector<Partition> partitions;
+  // Where the table itself lies (MBR: sector 0; GPT: LBA 0-1 and the entry
+  // array): bytes whose change can change what ReadPartitionTable returns.
+  std::vector<ByteRange> metadata;
 };
 
 // Reads `dst.size()` bytes at `offset` of the disk.
