@@ -102,6 +102,9 @@ Result<PartitionTable> ReadPartitionTable(const DiskReader& read,
     const uint8_t* e = mbr + 446 + 16 * i;
     if (e[4] == 0) continue;
     LUKSFS_RETURN_IF_ERROR(Add(&t, i + 1, Le32(e + 8), Le32(e + 12), disk_size));
+    if (!t.partitions.empty() && t.partitions.back().number == i + 1) {
+      t.partitions.back().mbr_type = e[4];
+    }
   }
   return t;
 }

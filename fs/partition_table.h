@@ -29,6 +29,7 @@ struct Partition {
   int number = 0;       // 1-based, as sfdisk and the kernel number them
   uint64_t offset = 0;  // bytes from the start of the disk
   uint64_t size = 0;    // bytes
+  uint8_t mbr_type = 0;  // MBR: the entry's type byte (0x05: extended); GPT: 0
 };
 
 // Bytes of the disk the table was read from.

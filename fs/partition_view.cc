@@ -41,7 +41,9 @@ std::vector<PartitionFile> PartitionFiles(const PartitionTable& table,
   for (const Partition& p : table.partitions) {
     const std::string name = base + ".p" + std::to_string(p.number);
     std::string why;
-    if (p.size == 0 || p.offset > view_size || p.size > view_size - p.offset) {
+    if (p.mbr_type == 0x05 || p.mbr_type == 0x0f || p.mbr_type == 0x85) {
+      why = "it is an MBR extended partition (logical partitions get no file)";
+    } else if (p.size == 0 || p.offset > view_size || p.size > view_size - p.offset) {
       why = "it does not lie inside the view";
     }
     for (const ByteRange& m : table.metadata) {

@@ -50,7 +50,8 @@ struct PartitionFile {
 };
 
 // The files for `table` on a view of `view_size` bytes whose whole file is
-// named `base`. A partition that overlaps the table's own sectors
+// named `base`. An MBR extended partition (its logical partitions are not
+// read) gets no file, nor does a partition that overlaps the table's own sectors
 // (table.metadata), or does not lie inside the view, gets no file: writing
 // through a partition file must never change the table. Each one left out
 // is described in `skipped` (if not null), for a log line.

@@ -86,6 +86,24 @@ TEST(PartitionViewTest, PartitionsOverTheTableOrOutsideGetNoFile) {
   EXPECT_EQ(skipped[3], "no disk.raw.p3: its number appears twice");
 }
 
+TEST(PartitionViewTest, MbrExtendedPartitionsGetNoFile) {
+  PartitionTable t;
+  t.scheme = "mbr";
+  t.metadata = {{0, 512}};
+  t.partitions = {{1, 1 * kMiB, 4 * kMiB, 0x83},
+                  {2, 5 * kMiB, 8 * kMiB, 0x05},
+                  {3, 13 * kMiB, 8 * kMiB, 0x0f},
+                  {4, 21 * kMiB, 8 * kMiB, 0x07}};
+  std::vector<std::string> skipped;
+  auto files = PartitionFiles(t, "disk.raw", 64 * kMiB, &skipped);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].number, 1);
+  EXPECT_EQ(files[1].number, 4);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0], "no disk.raw.p2: it is an MBR extended partition "
+                        "(logical partitions get no file)");
+}
+
 TEST(PartitionViewTest, WritesThatTriggerARereadOfTheTable) {
   const uint64_t size = 64 * kMiB;
   const std::vector<ByteRange> none;
