@@ -335,6 +335,8 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       LogError("discard of " + std::to_string(length) + " bytes at " +
                std::to_string(off) + ": " + s.ToString());
     }
+    // Zeros over the table's sectors of disk.raw change the table too.
+    if (s.ok() && ino == kViewInode) fs.AfterViewWrite(r.offset, r.length);
     fuse_reply_err(req, ToErrno(s));
   });
 }
