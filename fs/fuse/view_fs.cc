@@ -136,23 +136,43 @@ void ViewFs::FillAttr(const ViewFile& f, struct stat* st) const {
   st->st_blksize = 4096;
 }
 
-void ViewFs::AfterViewWrite(uint64_t off, uint64_t len) {
-  if (!options_.partitions) return;
-  bool touches;
+void ViewFs::AfterWrite(const ViewFile& f, uint64_t off, uint64_t len) {
+  if (!options_.partitions || len == 0) return;
+  bool touches = false;
+  std::vector<Inval> inval;
   {
     std::shared_lock<std::shared_mutex> lock(files_mu_);
-    touches = TouchesPartitionTable(off, len, volume_->Size(), table_ranges_);
+    if (f.ino == kViewInode) {
+      touches = TouchesPartitionTable(off, len, volume_->Size(), table_ranges_);
+    }
+    // With --direct-io the kernel caches no page of any file.
+    if (!options_.direct_io && !partitions_.empty()) {
+      auto add = [&](const ViewFile& g) {
+        if (g.ino == f.ino || !g.opened.load()) return;
+        const uint64_t s = std::max(off, g.window.offset);
+        const uint64_t e = std::min(off + len, g.window.offset + g.window.length);
+        if (s < e) inval.push_back({g.ino, s - g.window.offset, e - s});
+      };
+      add(*view_file_);
+      for (const std::shared_ptr<ViewFile>& g : partitions_) add(*g);
+    }
   }
-  if (touches) rescan_.Request();
+  if (!touches && inval.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(work_mu_);
+    table_dirty_ |= touches;
+    inval_.insert(inval_.end(), inval.begin(), inval.end());
+  }
+  rescan_.Request();
 }
 
-void ViewFs::WaitForPartitionTable() {
+void ViewFs::WaitForBackground() {
   if (!options_.partitions) return;
-  // Bounded: a flush must not hang on a re-read that cannot finish (the
-  // re-read itself only reads the view; this is a guard, not a timing).
+  // Bounded: a flush must not hang on work that cannot finish (the
+  // background thread only reads the view and notifies the kernel).
   if (!rescan_.WaitServed(rescan_.requested(), std::chrono::seconds(10))) {
-    LogWarning(options_.file_name + ": the partition table was not read "
-               "again within 10 s of a write to it");
+    LogWarning(options_.file_name + ": the partition table or the page "
+               "caches of the partition files were not updated within 10 s");
   }
 }
 
@@ -233,9 +253,24 @@ void ViewFs::ReadPartitions(bool notify) {
   fuse_lowlevel_notify_inval_inode(se, kRootInode, 0, 0);
 }
 
-void ViewFs::RescanLoop() {
+void ViewFs::BackgroundLoop() {
   while (std::optional<uint64_t> generation = rescan_.WaitForRequest()) {
-    ReadPartitions(true);
+    bool table;
+    std::vector<Inval> inval;
+    {
+      std::lock_guard<std::mutex> lock(work_mu_);
+      table = table_dirty_;
+      table_dirty_ = false;
+      inval.swap(inval_);
+    }
+    struct fuse_session* se = session_.load();
+    for (const Inval& i : inval) {
+      if (se == nullptr) break;
+      // -ENOENT: the kernel holds no such inode (nothing cached).
+      fuse_lowlevel_notify_inval_inode(se, i.ino, static_cast<off_t>(i.offset),
+                                       static_cast<off_t>(i.length));
+    }
+    if (table) ReadPartitions(true);
     rescan_.Served(*generation);
   }
 }
@@ -366,7 +401,7 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
   }
   run_thread_ = pthread_self();
   session_.store(se);
-  if (options_.partitions) rescan_thread_ = std::thread([this] { RescanLoop(); });
+  if (options_.partitions) rescan_thread_ = std::thread([this] { BackgroundLoop(); });
   on_mounted();
 
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();

@@ -6,9 +6,11 @@
 //
 // Every file is a ViewFile: a window (offset, length) onto the one Volume;
 // disk.raw is the window (0, Size()). The partition files are read from the
-// table at Run(), and again by a thread of their own after a write through
-// disk.raw touches the table's sectors (fs/partition_view.h); Flush/fsync
-// wait for that re-read.
+// table at Run(), and again by a thread of their own (the background
+// thread) after a write through disk.raw touches the table's sectors
+// (fs/partition_view.h). The files have a page cache each: after a write
+// through one, that thread also invalidates the same bytes in the others'.
+// Flush/fsync wait for both.
 //
 // Errors: Run() returns kUnavailable if FUSE cannot be set up or mounted
 // (no /dev/fuse, mountpoint busy); the message says why.
@@ -25,6 +27,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -86,6 +89,9 @@ struct ViewFile {
   int partition = 0;  // 0: the whole view; else the table's number
   ViewWindow window;
   InodeAttr attr;
+  // Set by the first open: the kernel may cache pages of this file, which
+  // a write through another file over the same bytes must invalidate.
+  std::atomic<bool> opened{false};
 };
 
 class ViewFs {
@@ -125,11 +131,13 @@ class ViewFs {
   void FillDirAttr(struct stat* st) const;
   void FillAttr(const ViewFile& f, struct stat* st) const;
   InodeAttr& DirAttr() { return dir_attr_; }
-  // After a completed write of view bytes [off, off + len) through
-  // disk.raw: asks for a re-read of the table if it touched its sectors.
-  void AfterViewWrite(uint64_t off, uint64_t len);
-  // Flush/fsync: waits (bounded) until re-reads asked for so far are done.
-  void WaitForPartitionTable();
+  // After a completed write (or discard) of view bytes [off, off + len)
+  // through `f`: queues the invalidation of those bytes in the other files'
+  // page caches, and, for disk.raw, a re-read of the table if the write
+  // touched its sectors. Never blocks on the kernel.
+  void AfterWrite(const ViewFile& f, uint64_t off, uint64_t len);
+  // Flush/fsync: waits (bounded) until the work queued so far is done.
+  void WaitForBackground();
 
  private:
   void SetKernelReadahead(const MountInfo& mount);
@@ -137,7 +145,7 @@ class ViewFs {
   // the kernel which names and inodes changed. Called by Run() before the
   // session serves, then only by the rescan thread.
   void ReadPartitions(bool notify);
-  void RescanLoop();
+  void BackgroundLoop();
 
   Volume* volume_;  // not owned; outlives Run()
   // Created by Run() before the session serves, stopped after unmount;
@@ -155,8 +163,17 @@ class ViewFs {
   std::vector<std::shared_ptr<ViewFile>> partitions_;  // GUARDED_BY(files_mu_)
   std::vector<ByteRange> table_ranges_;                // GUARDED_BY(files_mu_)
   fuse_ino_t next_ino_ = 3;  // only ReadPartitions() (one thread at a time)
+  // Work for the background thread; RescanSignal wakes it and lets flush
+  // wait. Lock order: work_mu_ is a leaf.
+  std::mutex work_mu_;
+  bool table_dirty_ = false;  // GUARDED_BY(work_mu_)
+  struct Inval {
+    fuse_ino_t ino;
+    uint64_t offset, length;  // file bytes
+  };
+  std::vector<Inval> inval_;  // GUARDED_BY(work_mu_)
   RescanSignal rescan_;
-  std::thread rescan_thread_;  // runs RescanLoop() while the session serves
+  std::thread rescan_thread_;  // runs BackgroundLoop() while serving
   struct timespec mount_time_;
 };
 

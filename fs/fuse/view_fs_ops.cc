@@ -168,7 +168,8 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       fuse_reply_err(req, EISDIR);
       return;
     }
-    if (fs.File(ino) == nullptr) {
+    std::shared_ptr<ViewFile> f = fs.File(ino);
+    if (f == nullptr) {
       fuse_reply_err(req, ENOENT);
       return;
     }
@@ -177,8 +178,10 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       return;
     }
     fi->direct_io = fs.options().direct_io ? 1 : 0;
-    // Only luksfs changes the view, so cached pages stay valid across opens.
+    // Only luksfs changes the view, so cached pages stay valid across opens
+    // (a write through another file invalidates them: ViewFs::AfterWrite).
     fi->keep_cache = fs.options().direct_io ? 0 : 1;
+    f->opened.store(true);
     fuse_reply_open(req, fi);
   });
 }
@@ -243,17 +246,18 @@ void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
       fuse_reply_err(req, ToErrno(n.status()));
       return;
     }
-    // Only writes through the whole view may change the table.
-    if (ino == kViewInode) fs.AfterViewWrite(r.offset, *n);
+    // Other files' cached pages of these bytes; the table (disk.raw only).
+    fs.AfterWrite(*f, r.offset, *n);
     fuse_reply_write(req, *n);
   });
 }
 
 // Writes are already in storage; fsync syncs. A close after rewriting the
-// partition table sees the new partition files.
-void Flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
+// partition table sees the new partition files, and the other files' page
+// caches of the bytes written are invalidated.
+void Flush(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
   Guarded(req, [&] {
-    if (ino == kViewInode) Fs(req).WaitForPartitionTable();
+    Fs(req).WaitForBackground();
     fuse_reply_err(req, 0);
   });
 }
@@ -266,7 +270,7 @@ void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
       return;
     }
     Status s = fs.volume().Flush();
-    if (ino == kViewInode) fs.WaitForPartitionTable();
+    fs.WaitForBackground();
     if (!s.ok()) LogError("fsync: " + s.ToString());
     fuse_reply_err(req, ToErrno(s));
   });
@@ -335,8 +339,8 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       LogError("discard of " + std::to_string(length) + " bytes at " +
                std::to_string(off) + ": " + s.ToString());
     }
-    // Zeros over the table's sectors of disk.raw change the table too.
-    if (s.ok() && ino == kViewInode) fs.AfterViewWrite(r.offset, r.length);
+    // As a write: other files' cached pages, the table's sectors.
+    if (s.ok()) fs.AfterWrite(*f, r.offset, r.length);
     fuse_reply_err(req, ToErrno(s));
   });
 }

@@ -4,7 +4,8 @@
 # disk.raw.p2 is mounted with fuse2fs, written and read back; the bytes are checked with the
 # independent oracle (cryptsetup's volume key) at the partition's offset of the decrypted image;
 # a write past the end of p1 stops there and leaves p2 alone; deleting p2 through disk.raw makes
-# its file go; an MBR made by sfdisk gives files too; mount options and revocation apply.
+# its file go; an MBR made by sfdisk gives files too; on qcow2+LUKS, seeks and a punched hole stay
+# in the partition (checked with qemu-img); mount options and revocation apply.
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_luksfs
@@ -81,6 +82,17 @@ cmp gap <(dd if="$mnt/disk.raw" bs=512 skip=18432 count=2048 status=none) \
 dd if="$mnt/disk.raw.p1" of=p1.direct bs=64k count=4 iflag=direct status=none
 dd if="$mnt/disk.raw" of=p1.whole bs=512 skip=2048 count=512 status=none
 cmp p1.direct p1.whole || fail "O_DIRECT read of p1 differs from disk.raw at its offset"
+log "page caches: a write through disk.raw is seen through p1 at once, and the other way"
+head -c 65536 /dev/urandom >c1
+head -c 65536 /dev/urandom >c2
+dd if="$mnt/disk.raw.p1" of=/dev/null bs=64k skip=16 count=1 status=none    # now cached
+dd if="$mnt/disk.raw" of=/dev/null bs=64k skip=$((2048 * 512 / 65536 + 32)) count=1 status=none
+dd if=c1 of="$mnt/disk.raw" bs=64k seek=$((2048 * 512 / 65536 + 16)) conv=notrunc status=none
+cmp c1 <(dd if="$mnt/disk.raw.p1" bs=64k skip=16 count=1 status=none) \
+    || fail "p1 reads stale cached bytes after a write through disk.raw"
+dd if=c2 of="$mnt/disk.raw.p1" bs=64k seek=32 conv=notrunc status=none
+cmp c2 <(dd if="$mnt/disk.raw" bs=64k skip=$((2048 * 512 / 65536 + 32)) count=1 status=none) \
+    || fail "disk.raw reads stale cached bytes after a write through p1"
 # what p1 and p2 read now, for the oracle below
 cp "$mnt/disk.raw.p1" p1.read
 cp "$mnt/disk.raw.p2" p2.read
@@ -140,6 +152,49 @@ log "an MBR extended partition and its logical ones get no file"
 printf 'label: dos\nstart=2048, size=8192, type=83\nstart=12288, type=5\nstart=14336, size=4096, type=83\n' \
     | sfdisk -q "$mnt/disk.raw" >sfdisk.out 2>&1 || fail "sfdisk dos extended: $(cat sfdisk.out)"
 assert_eq "disk.raw disk.raw.p1 " "$(files "$mnt")" "files of an MBR with an extended partition"
+
+log "qcow2+LUKS: SEEK_DATA/SEEK_HOLE and a punched hole stay inside the partition"
+umount_view "$mnt"
+rm -f q.qcow2
+qemu_luks_create qemu-img create -q -f qcow2 --object "secret,id=sec0,file=pw" \
+    -o "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10" q.qcow2 64M
+mount_view q.qcow2 "$mnt" --passphrase-file pw
+# p1 = [1 MiB, 9 MiB), p2 = [9 MiB, 25 MiB): adjacent
+printf 'label: gpt\nstart=2048, size=16384, type=linux\nstart=18432, size=32768, type=linux\n' \
+    | sfdisk -q "$mnt/disk.raw" >sfdisk.out 2>&1 || fail "sfdisk into the qcow2 view: $(cat sfdisk.out)"
+assert_eq "disk.raw disk.raw.p1 disk.raw.p2 " "$(files "$mnt")" "files of the qcow2 view"
+head -c $((1 * MiB)) /dev/urandom >u1
+head -c $((1 * MiB)) /dev/urandom >u2
+dd if=u1 of="$mnt/disk.raw.p1" bs=1M seek=7 conv=notrunc,fsync status=none
+dd if=u2 of="$mnt/disk.raw.p2" bs=1M conv=notrunc,fsync status=none
+"$PY" - "$mnt/disk.raw.p1" "$mnt/disk.raw.p2" <<'EOF2' || fail "qcow2 partition seeks"
+import os, sys
+M = 1 << 20
+p1 = os.open(sys.argv[1], os.O_RDWR)
+p2 = os.open(sys.argv[2], os.O_RDONLY)
+assert os.lseek(p1, 0, os.SEEK_DATA) == 7 * M, "p1: first data"
+assert os.lseek(p1, 7 * M, os.SEEK_HOLE) == 8 * M, "p1: the file's end is its last hole"
+assert os.lseek(p2, 0, os.SEEK_DATA) == 0, "p2: data at 0"
+assert os.lseek(p2, 0, os.SEEK_HOLE) == M, "p2: hole after the data"
+try:  # the next data of the view (the GPT backup) lies past p2
+    os.lseek(p2, 2 * M, os.SEEK_DATA)
+    raise SystemExit("p2: SEEK_DATA past its data did not fail")
+except OSError as e:
+    assert e.errno == 6, e
+EOF2
+# a hole punched from p1's last 512 KiB on, 2 MiB long: clipped at p1's end
+fallocate -p -o $((8 * MiB - 512 * 1024)) -l $((2 * MiB)) "$mnt/disk.raw.p1" || fail "punch hole in p1"
+cmp u2 <(head -c $((1 * MiB)) "$mnt/disk.raw.p2") || fail "a hole punched past p1's end reached p2"
+umount_view "$mnt"
+qemu-img convert --object "secret,id=sec0,file=pw" \
+    --image-opts "driver=qcow2,file.filename=q.qcow2,encrypt.key-secret=sec0" -O raw q.raw \
+    || fail "qemu-img convert of q.qcow2"
+cmp u2 <(dd if=q.raw bs=1M skip=9 count=1 status=none) || fail "qemu: p2's first MiB"
+cmp <(head -c $((512 * 1024)) u1) <(dd if=q.raw bs=512k skip=16 count=1 status=none) \
+    || fail "qemu: p1's 7th MiB before the hole"
+cmp <(head -c $((512 * 1024)) /dev/zero) <(dd if=q.raw bs=512k skip=17 count=1 status=none) \
+    || fail "qemu: the hole at p1's end is not zeros"
+mount_view luks.img "$mnt" --passphrase-file pw
 
 log "revocation: partition files go dark with disk.raw"
 assert_exit 0 "$LUKSFS" shred --yes luks.img
