@@ -60,6 +60,15 @@ std::string EscapeOpt(const std::string& s) {
 
 namespace {
 
+// The background thread reads a rewritten table once no write has come for
+// kTableSettle, or after kTableSettleMax of steady writes.
+constexpr std::chrono::milliseconds kTableSettle(30);
+constexpr std::chrono::milliseconds kTableSettleMax(1000);
+// Partition files remembered after they left the table: one that comes
+// back with the same number and window is the same file (inode, owner,
+// mode), so a table caught half-written costs an open file nothing.
+constexpr size_t kMaxDeparted = 64;
+
 // The owner and mode every file starts with (ViewOptions: uid, gid,
 // file_mode; default the daemon's ids, 0600, 0400 read-only).
 void InitFileAttr(const ViewOptions& o, InodeAttr* a) {
@@ -212,6 +221,12 @@ void ViewFs::ReadPartitions(bool notify) {
       for (const std::shared_ptr<ViewFile>& f : partitions_) {
         if (f->partition == pf.number && f->window == pf.window) keep = f;
       }
+      for (const std::shared_ptr<ViewFile>& f : departed_) {
+        if (!keep && f->partition == pf.number && f->window == pf.window) {
+          keep = f;  // back after a moment without it: the same file
+          added.push_back(pf.name);
+        }
+      }
       if (!keep) {
         keep = std::make_shared<ViewFile>();
         keep->ino = next_ino_++;
@@ -227,6 +242,13 @@ void ViewFs::ReadPartitions(bool notify) {
               [](const auto& a, const auto& b) { return a->partition < b->partition; });
     for (const std::shared_ptr<ViewFile>& f : partitions_) {
       if (std::find(next.begin(), next.end(), f) == next.end()) gone.push_back(f);
+    }
+    std::erase_if(departed_, [&](const std::shared_ptr<ViewFile>& f) {
+      return std::find(next.begin(), next.end(), f) != next.end();
+    });
+    departed_.insert(departed_.end(), gone.begin(), gone.end());
+    if (departed_.size() > kMaxDeparted) {
+      departed_.erase(departed_.begin(), departed_.end() - kMaxDeparted);
     }
     partitions_ = std::move(next);
     table_ranges_ = std::move(ranges);
@@ -262,6 +284,24 @@ void ViewFs::BackgroundLoop() {
       table = table_dirty_;
       table_dirty_ = false;
       inval.swap(inval_);
+    }
+    if (table) {
+      // A tool writes a table in several writes (GPT: entries, backup,
+      // header, protective MBR); read it once they have stopped coming.
+      const auto until = std::chrono::steady_clock::now() + kTableSettleMax;
+      uint64_t seen = *generation;
+      while (std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(kTableSettle);
+        const uint64_t now = rescan_.requested();
+        if (now == seen) break;
+        seen = now;
+      }
+      generation = seen;
+      std::lock_guard<std::mutex> lock(work_mu_);
+      table_dirty_ = false;
+      std::vector<Inval> more;
+      more.swap(inval_);
+      inval.insert(inval.end(), more.begin(), more.end());
     }
     struct fuse_session* se = session_.load();
     for (const Inval& i : inval) {

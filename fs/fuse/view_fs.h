@@ -162,6 +162,7 @@ class ViewFs {
   mutable std::shared_mutex files_mu_;
   std::vector<std::shared_ptr<ViewFile>> partitions_;  // GUARDED_BY(files_mu_)
   std::vector<ByteRange> table_ranges_;                // GUARDED_BY(files_mu_)
+  std::vector<std::shared_ptr<ViewFile>> departed_;    // GUARDED_BY(files_mu_)
   fuse_ino_t next_ino_ = 3;  // only ReadPartitions() (one thread at a time)
   // Work for the background thread; RescanSignal wakes it and lets flush
   // wait. Lock order: work_mu_ is a leaf.
