@@ -143,7 +143,7 @@ class ViewFs {
   void SetKernelReadahead(const MountInfo& mount);
   // Reads the table and replaces the partition files; with `notify`, tells
   // the kernel which names and inodes changed. Called by Run() before the
-  // session serves, then only by the rescan thread.
+  // session serves, then only by the background thread.
   void ReadPartitions(bool notify);
   void BackgroundLoop();
 
