@@ -48,6 +48,18 @@ fuse2fs -o ro,fakeroot "$mnt/disk.raw.p2" "$fsmnt" >fuse2fs.out 2>&1 || fail "fu
 cmp hello "$fsmnt/hello" || fail "the file written through fuse2fs reads back different"
 fusermount3 -u "$fsmnt"
 
+if [[ $(id -u) == 0 && -e /dev/loop-control ]]; then
+    log "mount -o loop of disk.raw.p2 reads the same file"
+    lomnt=$(new_mountpoint lomnt)
+    if mount -o loop,ro "$mnt/disk.raw.p2" "$lomnt" 2>loop.err; then
+        register_cleanup "umount $lomnt"
+        cmp hello "$lomnt/hello" || fail "mount -o loop: the file differs"
+        umount "$lomnt" || fail "umount of the loop mount"
+    else
+        log "no loop mount here ($(head -1 loop.err)): skipped"
+    fi
+fi
+
 log "p1 is bounded: reads end at its end, writes past it stop there (ENOSPC), p2 untouched"
 p1_size=$((16384 * 512))
 dd if="$mnt/disk.raw.p2" of=p2.head bs=4096 count=16 status=none
