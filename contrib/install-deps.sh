@@ -12,6 +12,7 @@ PACKAGES=(
   # run and test
   fuse3 cryptsetup-bin qemu-utils python3 python3-cryptography fio argon2
   util-linux procps python3-pykmip openssl
+  fuse2fs e2fsprogs
   radosgw ceph-mon ceph-osd curl
   # fault injection (crash and write-error tests)
   strace

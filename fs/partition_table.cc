@@ -72,6 +72,7 @@ Result<PartitionTable> ReadGpt(const DiskReader& read, uint64_t disk_size) {
   }
   PartitionTable t;
   t.scheme = "gpt";
+  t.metadata = {{0, 2 * kSector}, {entries_lba * kSector, bytes}};
   static const uint8_t kUnused[16] = {};
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t* e = entries.data() + uint64_t(i) * entry_size;
@@ -96,10 +97,14 @@ Result<PartitionTable> ReadPartitionTable(const DiskReader& read,
   }
   PartitionTable t;
   t.scheme = "mbr";
+  t.metadata = {{0, kSector}};
   for (int i = 0; i < 4; ++i) {
     const uint8_t* e = mbr + 446 + 16 * i;
     if (e[4] == 0) continue;
     LUKSFS_RETURN_IF_ERROR(Add(&t, i + 1, Le32(e + 8), Le32(e + 12), disk_size));
+    if (!t.partitions.empty() && t.partitions.back().number == i + 1) {
+      t.partitions.back().mbr_type = e[4];
+    }
   }
   return t;
 }

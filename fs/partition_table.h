@@ -29,11 +29,21 @@ struct Partition {
   int number = 0;       // 1-based, as sfdisk and the kernel number them
   uint64_t offset = 0;  // bytes from the start of the disk
   uint64_t size = 0;    // bytes
+  uint8_t mbr_type = 0;  // MBR: the entry's type byte (0x05: extended); GPT: 0
+};
+
+// Bytes of the disk the table was read from.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
 };
 
 struct PartitionTable {
   std::string scheme;  // "mbr" or "gpt"
   std::vector<Partition> partitions;
+  // Where the table itself lies (MBR: sector 0; GPT: LBA 0-1 and the entry
+  // array): bytes whose change can change what ReadPartitionTable returns.
+  std::vector<ByteRange> metadata;
 };
 
 // Reads `dst.size()` bytes at `offset` of the disk.

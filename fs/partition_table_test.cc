@@ -52,6 +52,10 @@ TEST(PartitionTableTest, MbrPrimaryEntries) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->offset, 400u * 512);
   EXPECT_EQ(p->size, 600u * 512);
+  EXPECT_EQ(p->mbr_type, 0x83);
+  ASSERT_EQ(t->metadata.size(), 1u);  // the table lies in sector 0
+  EXPECT_EQ(t->metadata[0].offset, 0u);
+  EXPECT_EQ(t->metadata[0].length, 512u);
   auto missing = FindPartition(*t, 2);
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
   EXPECT_EQ(missing.status().message(), "no partition 2 in the mbr table (it has: 1, 3)");

@@ -331,6 +331,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
     vo.dir_mode = 0777 & ~static_cast<int>(*cfg.umask) & ~ro;
   }
   vo.debug = cfg.debug && cfg.foreground;
+  vo.partitions = !cfg.no_partitions;
   fs::ViewFs view(&volume, vo);
   lease_view.store(&view);
   // A KMS-unlocked mount is watched: revoking the root key drops the keys.

@@ -62,6 +62,7 @@ const std::map<std::string, std::string> kOWords = {
     {"verbose", "--verbose"},           {"quiet", "--quiet"},
     {"log_file=", "--log-file="},
     {"offset=", "--offset="},           {"partition=", "--partition="},
+    {"nopartitions", "--no-partitions"},
 };
 // Generic mount(8) words that mean nothing to luksfs.
 const std::set<std::string> kIgnoredWords = {
@@ -108,6 +109,8 @@ po::options_description MountDesc() {
       ("umask", po::value<std::string>(), "octal bits cleared from 0666/0777")
       ("mode", po::value<std::string>(), "octal mode of the view (default 0600)")
       ("nonempty", "mount over a non-empty directory")
+      ("no-partitions",
+       "no file per partition of a table in the view (NAME.p1, ...)")
       ("s3-lease-ttl", po::value<unsigned>(),
        "s3:// read-write: seconds a dead mount's lease lasts (default 60)")
       ("debug,d", "verbose log")
@@ -460,6 +463,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.debug = vm.count("debug") > 0;
     m.no_lock = vm.count("no-lock") > 0;
     m.nonempty = vm.count("nonempty") > 0;
+    m.no_partitions = vm.count("no-partitions") > 0;
     if (vm.count("uid")) m.uid = vm["uid"].as<uint32_t>();
     if (vm.count("gid")) m.gid = vm["gid"].as<uint32_t>();
     for (auto [key, out] : {std::pair{"umask", &m.umask}, std::pair{"mode", &m.mode}}) {

@@ -58,6 +58,7 @@ struct MountConfig {
   std::optional<uint32_t> uid, gid;
   std::optional<uint32_t> umask, mode;  // octal on the command line
   bool nonempty = false;       // -o nonempty: mount over a non-empty dir
+  bool no_partitions = false;  // --no-partitions: disk.raw only, no .pN files
   unsigned s3_lease_ttl = 60;  // s3:// read-write: lease lifetime, seconds
   // mount.luksfs (mount(8) helper) and logging:
   bool fake = false;             // -f of mount(8): check all, mount nothing

@@ -434,6 +434,19 @@ TEST(ParseMountTest, AccessAndLockWords) {
   EXPECT_FALSE(r.command->mount.no_lock);
 }
 
+TEST(ParseMountTest, PartitionFilesAreOnUnlessTurnedOff) {
+  ParseResult r = ParseCommandLine({"mount", "img", "mnt"});
+  ASSERT_TRUE(r.command.has_value()) << r.error;
+  EXPECT_FALSE(r.command->mount.no_partitions);
+  r = ParseCommandLine({"mount", "--no-partitions", "img", "mnt"});
+  ASSERT_TRUE(r.command.has_value()) << r.error;
+  EXPECT_TRUE(r.command->mount.no_partitions);
+  r = ParseCommandLine({"mount", "-o", "ro,nopartitions", "img", "mnt"});
+  ASSERT_TRUE(r.command.has_value()) << r.error;
+  EXPECT_TRUE(r.command->mount.no_partitions);
+  EXPECT_TRUE(r.command->mount.read_only);
+}
+
 TEST(ParseMountTest, BadModesAreUsageErrors) {
   for (const char* bad : {"mode=8", "mode=", "umask=0x1", "mode=17777", "umask=-1"}) {
     ParseResult r = ParseCommandLine({"mount", "-o", bad, "img", "mnt"});

@@ -1,11 +1,22 @@
-// ViewFs: the filesystem luksfs mounts — one directory holding one regular
-// file, the plaintext view of a Volume — served through libfuse3's low-level
-// API with a multithreaded session.
+// ViewFs: the filesystem luksfs mounts — one directory holding the
+// plaintext view of a Volume as a regular file (disk.raw), and, when the
+// view holds an MBR or GPT partition table, one file per partition
+// (disk.raw.p1, ...) — served through libfuse3's low-level API with a
+// multithreaded session.
+//
+// Every file is a ViewFile: a window (offset, length) onto the one Volume;
+// disk.raw is the window (0, Size()). The partition files are read from the
+// table at Run(), and again by a thread of their own (the background
+// thread) after a write through disk.raw touches the table's sectors
+// (fs/partition_view.h). The files have a page cache each: after a write
+// through one, that thread also invalidates the same bytes in the others'.
+// Flush/fsync wait for both.
 //
 // Errors: Run() returns kUnavailable if FUSE cannot be set up or mounted
 // (no /dev/fuse, mountpoint busy); the message says why.
 // Thread-safety: Run() is called once; the FUSE callbacks run on libfuse's
-// worker threads and only touch the Volume (thread-safe) and const state.
+// worker threads and touch the Volume (thread-safe), const state, and the
+// file table under files_mu_.
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -16,10 +27,16 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "fs/fuse/uring_transport.h"
+#include "fs/partition_view.h"
 #include "fs/volume.h"
 
 namespace luksfs::fs {
@@ -50,6 +67,9 @@ struct ViewOptions {
   gid_t gid = static_cast<gid_t>(-1);
   int file_mode = -1;  // 0..07777
   int dir_mode = -1;   // 0..07777
+  // A file per partition of a table in the view (file_name + ".pN");
+  // false: disk.raw only (--no-partitions).
+  bool partitions = true;
 };
 
 // What chown(2)/chmod(2) changed, kept in memory for the life of the mount.
@@ -57,6 +77,21 @@ struct InodeAttr {
   std::atomic<uid_t> uid;
   std::atomic<gid_t> gid;
   std::atomic<mode_t> mode;  // permission bits only
+};
+
+// A regular file of the mount: bytes [window.offset, window.offset +
+// window.length) of the view. Immutable but for `attr`; shared by the file
+// table and the callbacks using it, so a re-read of the partition table
+// may drop it while a request runs.
+struct ViewFile {
+  fuse_ino_t ino = 0;
+  std::string name;
+  int partition = 0;  // 0: the whole view; else the table's number
+  ViewWindow window;
+  InodeAttr attr;
+  // Set by the first open: the kernel may cache pages of this file, which
+  // a write through another file over the same bytes must invalidate.
+  std::atomic<bool> opened{false};
 };
 
 class ViewFs {
@@ -86,12 +121,31 @@ class ViewFs {
   // --- called from the FUSE thunks (view_fs_ops.cc) ---
   Volume& volume() { return *volume_; }
   const ViewOptions& options() const { return options_; }
-  void FillAttr(fuse_ino_t ino, struct stat* st) const;
-  // The in-memory owner and mode of `ino` (kRootInode or kViewInode).
-  InodeAttr& Attr(fuse_ino_t ino) { return ino == 1 ? dir_attr_ : file_attr_; }
+  // The file with inode `ino` / named `name`, or null (the root, a
+  // partition no longer in the table, an unknown number).
+  std::shared_ptr<ViewFile> File(fuse_ino_t ino) const;
+  std::shared_ptr<ViewFile> FileNamed(std::string_view name) const;
+  // disk.raw, then the partition files by number.
+  std::vector<std::shared_ptr<ViewFile>> Files() const;
+  // The root directory's attributes, or the file's.
+  void FillDirAttr(struct stat* st) const;
+  void FillAttr(const ViewFile& f, struct stat* st) const;
+  InodeAttr& DirAttr() { return dir_attr_; }
+  // After a completed write (or discard) of view bytes [off, off + len)
+  // through `f`: queues the invalidation of those bytes in the other files'
+  // page caches, and, for disk.raw, a re-read of the table if the write
+  // touched its sectors. Never blocks on the kernel.
+  void AfterWrite(const ViewFile& f, uint64_t off, uint64_t len);
+  // Flush/fsync: waits (bounded) until the work queued so far is done.
+  void WaitForBackground();
 
  private:
   void SetKernelReadahead(const MountInfo& mount);
+  // Reads the table and replaces the partition files; with `notify`, tells
+  // the kernel which names and inodes changed. Called by Run() before the
+  // session serves, then only by the background thread.
+  void ReadPartitions(bool notify);
+  void BackgroundLoop();
 
   Volume* volume_;  // not owned; outlives Run()
   // Created by Run() before the session serves, stopped after unmount;
@@ -103,11 +157,30 @@ class ViewFs {
   pthread_t run_thread_{};  // the thread in Run(); set before session_
   ViewOptions options_;
   InodeAttr dir_attr_;
-  InodeAttr file_attr_;
+  std::shared_ptr<ViewFile> view_file_;  // disk.raw; set by the constructor
+  // Lock order: files_mu_ is a leaf; no FUSE reply or notify under it.
+  mutable std::shared_mutex files_mu_;
+  std::vector<std::shared_ptr<ViewFile>> partitions_;  // GUARDED_BY(files_mu_)
+  std::vector<ByteRange> table_ranges_;                // GUARDED_BY(files_mu_)
+  std::vector<std::shared_ptr<ViewFile>> departed_;    // GUARDED_BY(files_mu_)
+  fuse_ino_t next_ino_ = 3;  // only ReadPartitions() (one thread at a time)
+  // Work for the background thread; RescanSignal wakes it and lets flush
+  // wait. Lock order: work_mu_ is a leaf.
+  std::mutex work_mu_;
+  bool table_dirty_ = false;  // GUARDED_BY(work_mu_)
+  struct Inval {
+    fuse_ino_t ino;
+    uint64_t offset, length;  // file bytes
+  };
+  std::vector<Inval> inval_;  // GUARDED_BY(work_mu_)
+  RescanSignal rescan_;
+  std::thread rescan_thread_;  // runs BackgroundLoop() while serving
   struct timespec mount_time_;
 };
 
-// Inode numbers of the two objects.
+// Inode numbers of the directory and of disk.raw. Partition files get
+// numbers from 3 up, never reused within a mount: a partition whose window
+// changes is a new file.
 constexpr fuse_ino_t kRootInode = 1;
 constexpr fuse_ino_t kViewInode = 2;
 

@@ -10,8 +10,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <new>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/log.h"
 #include "fs/fuse/errno_map.h"
@@ -23,7 +26,9 @@ namespace luksfs::fs {
 
 namespace {
 
-constexpr double kAttrTimeout = 3600.0;  // the view's size never changes
+// The view's size never changes; a partition file that changes is a new
+// inode, and the names that change are invalidated (ViewFs::ReadPartitions).
+constexpr double kAttrTimeout = 3600.0;
 
 ViewFs& Fs(fuse_req_t req) {
   return *static_cast<ViewFs*>(fuse_req_userdata(req));
@@ -76,27 +81,33 @@ void Destroy(void* userdata) noexcept {
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
-    if (parent != kRootInode || fs.options().file_name != name) {
+    std::shared_ptr<ViewFile> f =
+        parent == kRootInode ? fs.FileNamed(name) : nullptr;
+    if (f == nullptr) {
       fuse_reply_err(req, ENOENT);
       return;
     }
     struct fuse_entry_param e = {};
-    e.ino = kViewInode;
+    e.ino = f->ino;
     e.attr_timeout = kAttrTimeout;
     e.entry_timeout = kAttrTimeout;
-    fs.FillAttr(kViewInode, &e.attr);
+    fs.FillAttr(*f, &e.attr);
     fuse_reply_entry(req, &e);
   });
 }
 
 void Getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
   Guarded(req, [&] {
-    if (ino != kRootInode && ino != kViewInode) {
+    ViewFs& fs = Fs(req);
+    struct stat st;
+    if (ino == kRootInode) {
+      fs.FillDirAttr(&st);
+    } else if (std::shared_ptr<ViewFile> f = fs.File(ino)) {
+      fs.FillAttr(*f, &st);
+    } else {
       fuse_reply_err(req, ENOENT);
       return;
     }
-    struct stat st;
-    Fs(req).FillAttr(ino, &st);
     fuse_reply_attr(req, &st, kAttrTimeout);
   });
 }
@@ -105,12 +116,18 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
              struct fuse_file_info*) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
+    std::shared_ptr<ViewFile> f = fs.File(ino);
+    if (f == nullptr && ino != kRootInode) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
     if (to_set & FUSE_SET_ATTR_SIZE) {
-      if (ino != kViewInode ||
-          static_cast<uint64_t>(attr->st_size) != fs.volume().Size()) {
-        LogWarning("refused to resize " + fs.options().file_name +
-                   ": the view has a fixed size of " +
-                   std::to_string(fs.volume().Size()) + " bytes");
+      if (f == nullptr ||
+          static_cast<uint64_t>(attr->st_size) != f->window.length) {
+        const std::string name = f ? f->name : fs.options().mountpoint;
+        const uint64_t size = f ? f->window.length : 0;
+        LogWarning("refused to resize " + name + ": it has a fixed size of " +
+                   std::to_string(size) + " bytes");
         fuse_reply_err(req, EPERM);
         return;
       }
@@ -120,7 +137,7 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
       // labelling). The kernel checked the caller (default_permissions);
       // check again: uid only by root, gid and mode by root or the owner.
       const struct fuse_ctx* ctx = fuse_req_ctx(req);
-      InodeAttr& a = fs.Attr(ino);
+      InodeAttr& a = f ? f->attr : fs.DirAttr();
       const bool root = ctx->uid == 0;
       const bool owner = root || ctx->uid == a.uid.load();
       if (((to_set & FUSE_SET_ATTR_UID) && !root &&
@@ -135,7 +152,11 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     }
     // Time updates are accepted and ignored (touch works).
     struct stat st;
-    fs.FillAttr(ino, &st);
+    if (f) {
+      fs.FillAttr(*f, &st);
+    } else {
+      fs.FillDirAttr(&st);
+    }
     fuse_reply_attr(req, &st, kAttrTimeout);
   });
 }
@@ -143,8 +164,13 @@ void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
 void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
-    if (ino != kViewInode) {
+    if (ino == kRootInode) {
       fuse_reply_err(req, EISDIR);
+      return;
+    }
+    std::shared_ptr<ViewFile> f = fs.File(ino);
+    if (f == nullptr) {
+      fuse_reply_err(req, ENOENT);
       return;
     }
     if (fs.options().read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -152,18 +178,30 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
       return;
     }
     fi->direct_io = fs.options().direct_io ? 1 : 0;
-    // Only luksfs changes the view, so cached pages stay valid across opens.
+    // Only luksfs changes the view, so cached pages stay valid across opens
+    // (a write through another file invalidates them: ViewFs::AfterWrite).
     fi->keep_cache = fs.options().direct_io ? 0 : 1;
+    f->opened.store(true);
     fuse_reply_open(req, fi);
   });
 }
 
-void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
+void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
           struct fuse_file_info*) {
   Guarded(req, [&] {
-    uint8_t* buf = ReadBuffer(size);
-    Result<size_t> n = Fs(req).volume().Read(static_cast<uint64_t>(off),
-                                             std::span<uint8_t>(buf, size));
+    std::shared_ptr<ViewFile> f = Fs(req).File(ino);
+    if (f == nullptr) {
+      fuse_reply_err(req, ESTALE);  // a partition gone from the table
+      return;
+    }
+    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off), size);
+    if (r.length == 0) {
+      fuse_reply_buf(req, nullptr, 0);  // at or past the end: EOF
+      return;
+    }
+    uint8_t* buf = ReadBuffer(r.length);
+    Result<size_t> n = Fs(req).volume().Read(
+        r.offset, std::span<uint8_t>(buf, static_cast<size_t>(r.length)));
     if (!n.ok()) {
       // After a revocation every read fails by design; the watcher already
       // logged it once, so don't flood the log at the guest's I/O rate.
@@ -178,7 +216,7 @@ void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
   });
 }
 
-void Write(fuse_req_t req, fuse_ino_t, const char* data, size_t size,
+void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
            off_t off, struct fuse_file_info*) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
@@ -186,9 +224,19 @@ void Write(fuse_req_t req, fuse_ino_t, const char* data, size_t size,
       fuse_reply_err(req, EROFS);
       return;
     }
+    std::shared_ptr<ViewFile> f = fs.File(ino);
+    if (f == nullptr) {
+      fuse_reply_err(req, ESTALE);  // a partition gone from the table
+      return;
+    }
+    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off), size);
+    if (r.length == 0 && size != 0) {
+      fuse_reply_err(req, ENOSPC);  // at or past the end, as the view
+      return;
+    }
     Result<size_t> n = fs.volume().Write(
-        static_cast<uint64_t>(off),
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data), size));
+        r.offset, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data),
+                                           static_cast<size_t>(r.length)));
     if (!n.ok()) {
       if (n.status().code() != Status::Code::kResourceExhausted &&
           n.status().code() != Status::Code::kKeyRevoked) {
@@ -198,22 +246,31 @@ void Write(fuse_req_t req, fuse_ino_t, const char* data, size_t size,
       fuse_reply_err(req, ToErrno(n.status()));
       return;
     }
+    // Other files' cached pages of these bytes; the table (disk.raw only).
+    fs.AfterWrite(*f, r.offset, *n);
     fuse_reply_write(req, *n);
   });
 }
 
+// Writes are already in storage; fsync syncs. A close after rewriting the
+// partition table sees the new partition files, and the other files' page
+// caches of the bytes written are invalidated.
 void Flush(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
-  fuse_reply_err(req, 0);  // writes are already in storage; fsync syncs
+  Guarded(req, [&] {
+    Fs(req).WaitForBackground();
+    fuse_reply_err(req, 0);
+  });
 }
 
 void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
-    if (ino != kViewInode || fs.options().read_only) {
+    if (fs.File(ino) == nullptr || fs.options().read_only) {
       fuse_reply_err(req, 0);
       return;
     }
     Status s = fs.volume().Flush();
+    fs.WaitForBackground();
     if (!s.ok()) LogError("fsync: " + s.ToString());
     fuse_reply_err(req, ToErrno(s));
   });
@@ -224,22 +281,31 @@ void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
 void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
            struct fuse_file_info*) {
   Guarded(req, [&] {
-    if (ino != kViewInode || (whence != SEEK_DATA && whence != SEEK_HOLE) ||
+    std::shared_ptr<ViewFile> f = Fs(req).File(ino);
+    if (f == nullptr || (whence != SEEK_DATA && whence != SEEK_HOLE) ||
         off < 0) {
       fuse_reply_err(req, EINVAL);
       return;
     }
-    Volume& v = Fs(req).volume();
-    Result<uint64_t> r = whence == SEEK_DATA
-                             ? v.NextData(static_cast<uint64_t>(off))
-                             : v.NextHole(static_cast<uint64_t>(off));
-    if (!r.ok()) {
-      fuse_reply_err(req, r.status().code() == Status::Code::kNotFound
-                              ? ENXIO
-                              : ToErrno(r.status()));
+    if (static_cast<uint64_t>(off) >= f->window.length) {
+      fuse_reply_err(req, ENXIO);  // at or past the end, as the view
       return;
     }
-    fuse_reply_lseek(req, static_cast<off_t>(*r));
+    Volume& v = Fs(req).volume();
+    const uint64_t at = f->window.offset + static_cast<uint64_t>(off);
+    Result<uint64_t> r = whence == SEEK_DATA ? v.NextData(at) : v.NextHole(at);
+    if (!r.ok() && r.status().code() != Status::Code::kNotFound) {
+      fuse_reply_err(req, ToErrno(r.status()));
+      return;
+    }
+    std::optional<uint64_t> found = SeekInWindow(
+        f->window, whence == SEEK_DATA,
+        r.ok() ? std::optional<uint64_t>(*r) : std::nullopt);
+    if (!found) {
+      fuse_reply_err(req, ENXIO);
+      return;
+    }
+    fuse_reply_lseek(req, static_cast<off_t>(*found));
   });
 }
 
@@ -251,10 +317,14 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
                off_t length, struct fuse_file_info*) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
-    if (ino != kViewInode || off < 0 || length <= 0) {
+    std::shared_ptr<ViewFile> f = fs.File(ino);
+    if (f == nullptr || off < 0 || length <= 0) {
       fuse_reply_err(req, EINVAL);
       return;
     }
+    // The file's range in view bytes, clipped to the file's end.
+    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off),
+                                     static_cast<uint64_t>(length));
     if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
       fuse_reply_err(req, EOPNOTSUPP);
       return;
@@ -263,13 +333,14 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       fuse_reply_err(req, EROFS);
       return;
     }
-    Status s = fs.volume().Discard(static_cast<uint64_t>(off),
-                                   static_cast<uint64_t>(length));
+    Status s = fs.volume().Discard(r.offset, r.length);
     if (!s.ok() && s.code() != Status::Code::kNotSupported &&
         s.code() != Status::Code::kKeyRevoked) {
       LogError("discard of " + std::to_string(length) + " bytes at " +
                std::to_string(off) + ": " + s.ToString());
     }
+    // As a write: other files' cached pages, the table's sectors.
+    if (s.ok()) fs.AfterWrite(*f, r.offset, r.length);
     fuse_reply_err(req, ToErrno(s));
   });
 }
@@ -295,20 +366,25 @@ void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       return;
     }
     struct Entry {
-      const char* name;
+      std::string name;
       fuse_ino_t ino;
       mode_t mode;
-    } entries[] = {{".", kRootInode, S_IFDIR},
-                   {"..", kRootInode, S_IFDIR},
-                   {fs.options().file_name.c_str(), kViewInode, S_IFREG}};
+    };
+    std::vector<Entry> entries = {{".", kRootInode, S_IFDIR},
+                                  {"..", kRootInode, S_IFDIR}};
+    for (const std::shared_ptr<ViewFile>& f : fs.Files()) {
+      entries.push_back({f->name, f->ino, S_IFREG});
+    }
     std::string out(size, '\0');
     size_t used = 0;
-    for (off_t i = off; i < 3; ++i) {
+    // Offsets are positions in this list; a table re-read between two
+    // calls may shift them, as a directory changing under readdir does.
+    for (off_t i = off; i >= 0 && static_cast<size_t>(i) < entries.size(); ++i) {
       struct stat st = {};
       st.st_ino = entries[i].ino;
       st.st_mode = entries[i].mode;
       size_t need = fuse_add_direntry(req, out.data() + used, size - used,
-                                      entries[i].name, &st, i + 1);
+                                      entries[i].name.c_str(), &st, i + 1);
       if (need > size - used) break;
       used += need;
     }
@@ -323,7 +399,7 @@ void Statfs(fuse_req_t req, fuse_ino_t) {
     sv.f_bsize = 4096;
     sv.f_frsize = 4096;
     sv.f_blocks = (fs.volume().Size() + 4095) / 4096;
-    sv.f_files = 2;
+    sv.f_files = 1 + fs.Files().size();
     sv.f_namemax = 255;
     fuse_reply_statfs(req, &sv);
   });
