@@ -255,7 +255,16 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       fuse_reply_err(req, EINVAL);
       return;
     }
-    if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+    // PUNCH_HOLE|KEEP_SIZE: Volume::Discard (qcow2 always; raw only with
+    // allow_discards, else EOPNOTSUPP). ZERO_RANGE [|KEEP_SIZE]:
+    // Volume::ZeroRange. The view cannot grow: without KEEP_SIZE a range
+    // past its end is EINVAL (as a block device answers); with KEEP_SIZE it
+    // is clipped to the end. Any other mode: EOPNOTSUPP.
+    const bool keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+    const int op = mode & ~FALLOC_FL_KEEP_SIZE;
+    const bool punch = op == FALLOC_FL_PUNCH_HOLE && keep;
+    const bool zero = op == FALLOC_FL_ZERO_RANGE;
+    if (!punch && !zero) {
       fuse_reply_err(req, EOPNOTSUPP);
       return;
     }
@@ -263,12 +272,22 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       fuse_reply_err(req, EROFS);
       return;
     }
-    Status s = fs.volume().Discard(static_cast<uint64_t>(off),
-                                   static_cast<uint64_t>(length));
+    const uint64_t size = fs.volume().Size();
+    if (zero && !keep &&
+        (static_cast<uint64_t>(off) > size ||
+         static_cast<uint64_t>(length) > size - static_cast<uint64_t>(off))) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    Status s = punch ? fs.volume().Discard(static_cast<uint64_t>(off),
+                                           static_cast<uint64_t>(length))
+                     : fs.volume().ZeroRange(static_cast<uint64_t>(off),
+                                             static_cast<uint64_t>(length));
     if (!s.ok() && s.code() != Status::Code::kNotSupported &&
         s.code() != Status::Code::kKeyRevoked) {
-      LogError("discard of " + std::to_string(length) + " bytes at " +
-               std::to_string(off) + ": " + s.ToString());
+      LogError(std::string(punch ? "discard" : "zeroing") + " of " +
+               std::to_string(length) + " bytes at " + std::to_string(off) +
+               ": " + s.ToString());
     }
     fuse_reply_err(req, ToErrno(s));
   });
