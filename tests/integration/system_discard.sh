@@ -231,4 +231,47 @@ bad = [e for e in m if e["data"] and e["start"] < hi and e["start"] + e["length"
 sys.exit("data extents in the discarded range: %s" % bad[:3] if bad else 0)
 PYEOF
 
+log "mmap of the view with --direct-io (MAP_SHARED read, store + msync)"
+mk_luks2 mm.img 20 pw
+dump_vk mm.img pw mm.vk
+msize=$(oracle_field mm.img data_size)
+pattern_file mm.model "$msize" 11
+oracle_write mm.img mm.vk 0 mm.model
+mnt=$(new_mountpoint m-mmap)
+mount_view mm.img "$mnt" --passphrase-file pw --direct-io
+# FUSE_DIRECT_IO_ALLOW_MMAP came with Linux 6.6; before it MAP_SHARED is ENODEV.
+want=mapped
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+((kmaj > 6 || (kmaj == 6 && kmin >= 6))) || want=ENODEV
+got=$("$PY" - "$(view_file "$mnt")" mm.model <<'PYEOF'
+import errno, mmap, os, random, sys
+view, model = sys.argv[1], sys.argv[2]
+fd = os.open(view, os.O_RDWR)
+size = os.fstat(fd).st_size
+try:
+    m = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+except OSError as e:
+    print(errno.errorcode[e.errno])
+    sys.exit(0)
+want = bytearray(open(model, "rb").read())
+if m[:] != want:
+    sys.exit("mapped bytes differ from the oracle's plaintext")
+patch = random.Random(12).randbytes(70000)
+off = (1 << 20) + 100
+m[off:off + len(patch)] = patch
+m.flush()  # msync(MS_SYNC)
+m.close()
+want[off:off + len(patch)] = patch
+open(model, "wb").write(want)
+os.close(fd)
+print("mapped")
+PYEOF
+) || fail "mmap of the view: $got"
+assert_eq "$want" "$got" "shared mmap of a --direct-io view (kernel $(uname -r))"
+umount_view "$mnt"
+if [[ "$got" == mapped ]]; then
+    oracle_decrypt mm.img mm.vk mm.plain
+    chk same mm.plain mm.model || fail "a store through the mapping did not reach the image"
+fi
+
 pass
