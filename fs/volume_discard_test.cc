@@ -136,6 +136,7 @@ TEST_P(DiscardTest, SparseSegmentReadsZerosAndIsUnallocated) {
   ASSERT_EQ(ext.size(), 1u);
   EXPECT_EQ(ext[0].kind, Extent::Kind::kUnallocated);
   EXPECT_EQ(Read(0, kDataSize), Bytes(kDataSize, 0));
+  EXPECT_EQ(volume_->AllocatedBytes(), 0u);
   // A partial write into a hole: the rest of its unit reads as zeros, not
   // as decrypted zero bytes.
   const Bytes small = Random(100, 2);
@@ -168,6 +169,7 @@ TEST_P(DiscardTest, SparseSegmentReadsZerosAndIsUnallocated) {
     pos += e.length;
   }
   EXPECT_EQ(pos, kDataSize);
+  EXPECT_EQ(volume_->AllocatedBytes(), g);
   // Reopened: the same bytes.
   Open(true);
   EXPECT_EQ(Read(0, 4 * ss_), want);

@@ -148,6 +148,23 @@ Status LinearMap::Discard(uint64_t offset, uint64_t length) {
   return storage_->PunchHole(layout_.offset + offset, length);
 }
 
+uint64_t LinearMap::AllocatedBytes() const {
+  if (!holes_) return Size();
+  constexpr uint64_t kChunk = uint64_t{1} << 30;  // bounded extent lists
+  std::vector<Extent> ext;
+  uint64_t total = 0;
+  for (uint64_t pos = 0; pos < layout_.size; pos += kChunk) {
+    ext.clear();
+    if (!MapHoles(pos, std::min(layout_.size, pos + kChunk), &ext).ok()) {
+      return Size();
+    }
+    for (const Extent& e : ext) {
+      if (e.kind == Extent::Kind::kData) total += e.length;
+    }
+  }
+  return total;
+}
+
 Status LinearMap::Flush() { return storage_->Flush(); }
 
 }  // namespace luksfs::fs

@@ -60,6 +60,10 @@ class LinearMap : public BlockMap {
                                                   uint64_t length) override;
   Status CommitWrite(std::unique_ptr<WritePlan> plan) override;
   Status Discard(uint64_t offset, uint64_t length) override;
+  // Size(), or in the discards mode the bytes of units that are data (not
+  // a counter there: one lseek pair per data run of the file; Size() if
+  // the storage fails to answer).
+  uint64_t AllocatedBytes() const override;
   Status Flush() override;
 
  private:

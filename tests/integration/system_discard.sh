@@ -183,6 +183,13 @@ raw_case() {
     # Remounted: the holes still read as zeros, the rest as before.
     mount_view "$img" "$mnt" --passphrase-file pw -o allow_discards,ro
     chk same "$view" "$name.model" || fail "$name: view after remount"
+    # The view's holes are the file's: st_blocks and SEEK_HOLE/SEEK_DATA.
+    assert_eq $(((size - h * 4096) / 512)) "$(stat -c %b "$view")" "$name: st_blocks of the view"
+    assert_eq "102400 1097728" "$("$PY" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_HOLE), os.lseek(fd, 102400, os.SEEK_DATA))' "$view")" \
+        "$name: SEEK_HOLE/SEEK_DATA on the view"
     umount_view "$mnt"
     cryptsetup open --test-passphrase --key-file pw "$img" || fail "$name: header damaged"
 }
