@@ -12,6 +12,8 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <atomic>
 #include <vector>
 
 #include "fs/image/linear_map.h"
@@ -232,6 +234,37 @@ TEST_P(DiscardTest, ZeroRangeWritesEncryptedZeros) {
     std::memset(model.data() + kDataSize - ss_, 0, ss_);
     EXPECT_EQ(Read(0, kDataSize), model);
   }
+}
+
+TEST_P(DiscardTest, ConcurrentWritersIntoOneHoleBlockLoseNothing) {
+  Open(true);
+  const uint64_t g = map_->granularity();
+  if (g == ss_) GTEST_SKIP() << "one unit per hole block";
+  const uint64_t per_block = g / ss_;
+  const uint64_t kBlocks = kDataSize / g;
+  Bytes model(kBlocks * g, 0);
+  // Thread t writes unit t of every block: each write lands in a hole
+  // block that the others are filling at the same time.
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  std::atomic<bool> go{false};
+  for (uint64_t t = 0; t < per_block; ++t) {
+    const Bytes unit = Random(ss_, 100 + static_cast<int>(t));
+    for (uint64_t b = 0; b < kBlocks; ++b) {
+      std::memcpy(model.data() + b * g + t * ss_, unit.data(), ss_);
+    }
+    threads.emplace_back([this, t, g, kBlocks, unit, &errors, &go] {
+      while (!go.load()) std::this_thread::yield();
+      for (uint64_t b = 0; b < kBlocks; ++b) {
+        auto w = volume_->Write(b * g + t * ss_, unit);
+        if (!w.ok()) errors.fetch_add(1);
+      }
+    });
+  }
+  go.store(true);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(Read(0, model.size()), model);
 }
 
 TEST_P(DiscardTest, RevokedAndReadOnly) {
