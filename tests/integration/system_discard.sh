@@ -8,6 +8,7 @@
 #    allow_discards; then whole blocks are holes of the image FILE (SEEK_HOLE, st_blocks), the
 #    view reads zeros there (also after a remount), and the oracle agrees with the model on every
 #    byte that is not in a hole;
+#  - qemu-io write -z (write-zeroes) on the view is ZERO_RANGE: encrypted zeros;
 #  - qemu-io discard against the view, with `-f raw -d unmap` and with --image-opts
 #    driver=raw,file.driver=file,...,discard=unmap, reaches luksfs and reads back zeros;
 #  - qcow2: ZERO_RANGE and PUNCH_HOLE always work (zero flag / freed clusters), qemu-img check is
@@ -153,6 +154,10 @@ raw_case() {
     chk zero "$name.model" $((size - 1000)) 1000
     expect_falloc EINVAL "$view" zero $((size - 1000)) 1000000
     expect_falloc ENOTSUP "$view" punch 0 4096  # PUNCH_HOLE needs KEEP_SIZE (the kernel says so)
+    # qemu's write-zeroes on a raw file is fallocate(ZERO_RANGE).
+    qemu-io -f raw -c "write -z 4M 64k" "$view" >"$WORK/qio.out" 2>&1 \
+        || fail "$name: qemu-io write -z: $(cat "$WORK/qio.out")"
+    chk zero "$name.model" $((4 * MiB)) $((64 * 1024))
     chk same "$view" "$name.model" || fail "$name: view after ZERO_RANGE"
     umount_view "$mnt"
     oracle_decrypt "$img" "$name.vk" "$name.plain"
