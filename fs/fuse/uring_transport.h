@@ -21,7 +21,7 @@
 //      classic request in front of the payload (no copy of write data) and
 //      hands it to fuse_session_process_buf, so the ops table stays the one
 //      in view_fs_ops.cc. The reply libfuse writes is captured by the writev
-//      hook on that thread, placed in the entry (fuse_out_header in in_out,
+//      filter on that thread, placed in the entry (fuse_out_header in in_out,
 //      the reply arguments in the payload) and committed with
 //      FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which also fetches the next.
 //   4. The /dev/fuse loop keeps running: interrupts, forgets, replies to
