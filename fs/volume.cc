@@ -35,7 +35,17 @@ Volume::Volume(Storage* storage, std::unique_ptr<BlockMap> map,
       engine_(std::move(engine)),
       size_(map_->Size()),
       ss_(map_->unit_size()),
+      lock_bytes_(std::max<uint64_t>(ss_, map_->lock_granularity())),
       read_only_(read_only) {}
+
+uint64_t Volume::LockFirst(uint64_t offset) const {
+  return offset / lock_bytes_ * lock_bytes_ / ss_;
+}
+
+uint64_t Volume::LockLast(uint64_t end) const {
+  const uint64_t up = (end + lock_bytes_ - 1) / lock_bytes_ * lock_bytes_;
+  return (std::min(up, (size_ + ss_ - 1) / ss_ * ss_) + ss_ - 1) / ss_;
+}
 
 Status Volume::ReadData(uint64_t host, uint64_t iv, std::span<uint8_t> out) {
   LUKSFS_RETURN_IF_ERROR(storage_->ReadAt(host, out));
@@ -80,7 +90,8 @@ Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
   const size_t span_bytes = (last - first) * ss_;
   // Shared with other reads, exclusive of writes to these units: a read
   // never decrypts a unit that a write has half-written.
-  RangeLock::Guard guard = unit_lock_.LockShared(first, last);
+  RangeLock::Guard guard = unit_lock_.LockShared(LockFirst(offset),
+                                                 LockLast(offset + len));
   if (offset % ss_ == 0 && len % ss_ == 0) {
     LUKSFS_RETURN_IF_ERROR(ReadRange(offset, dst.first(len)));  // in place
     return len;
@@ -155,7 +166,8 @@ Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
   // interleave with another write to the same unit, aligned or not, and no
   // read may see a unit half-written. The map serializes allocation of the
   // granules around them (BlockMap::PrepareWrite).
-  RangeLock::Guard guard = unit_lock_.Lock(first, last);
+  RangeLock::Guard guard =
+      unit_lock_.Lock(LockFirst(offset), LockLast(offset + len));
   LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<WritePlan> plan,
                           map_->PrepareWrite(offset, len));
   uint64_t covered = first * ss_;
@@ -206,6 +218,26 @@ Status Volume::Discard(uint64_t offset, uint64_t length) {
                               Write(pos, std::span<const uint8_t>(kZeros, n)));
       pos += done;
     }
+  }
+  return Status();
+}
+
+Status Volume::ZeroRange(uint64_t offset, uint64_t length) {
+  if (read_only_) return Status::InvalidArgument("the view is read-only");
+  if (dropped_.load(std::memory_order_acquire)) {
+    return Status::KeyRevoked("the volume key has been dropped");
+  }
+  if (map_->zero_by_discard()) return Discard(offset, length);
+  static const std::vector<uint8_t> kZeros(kZeroChunk, 0);
+  if (offset >= Size()) return Status();
+  const uint64_t end = offset + std::min(length, Size() - offset);
+  for (uint64_t pos = offset; pos < end;) {
+    // Chunks end on chunk boundaries, so the middle ones are whole units.
+    const uint64_t n = std::min(end, (pos / kZeroChunk + 1) * kZeroChunk) - pos;
+    LUKSFS_ASSIGN_OR_RETURN(
+        size_t done, Write(pos, std::span<const uint8_t>(kZeros.data(), n)));
+    if (done == 0) break;
+    pos += done;
   }
   return Status();
 }

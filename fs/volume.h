@@ -19,7 +19,8 @@
 // Errors: kKeyRevoked after DropKeys(); kInvalidArgument for writes to a
 // read-only volume; kResourceExhausted ("no space") for a non-empty write
 // starting at or past the end (an empty write returns 0); kNotSupported for
-// Discard on a map that cannot discard (raw LUKS); kNotFound from
+// Discard on a map that cannot discard (raw LUKS without allow_discards,
+// or a storage without holes); kNotFound from
 // NextData/NextHole at or past the end (ENXIO for lseek); storage, map and
 // crypto errors as they come.
 #pragma once
@@ -64,6 +65,14 @@ class Volume {
   // (kNotSupported) before anything is written.
   Status Discard(uint64_t offset, uint64_t length);
 
+  // Makes [offset, offset + length) (clipped to Size()) read as zeros and
+  // stay allocated (FALLOC_FL_ZERO_RANGE): maps with zero_by_discard()
+  // (qcow2) Discard; others (raw LUKS) get encrypted zeros written through
+  // Write(), in chunks of kZeroChunk bytes (the engine spreads each chunk
+  // over its threads). Not atomic as a whole: each unit is.
+  Status ZeroRange(uint64_t offset, uint64_t length);
+  static constexpr size_t kZeroChunk = size_t{1} << 20;  // bytes
+
   // SEEK_DATA / SEEK_HOLE: the first byte at or after `offset` that is
   // data (a kData extent) / a hole (kZero or kUnallocated; Size() counts as
   // the hole at the end). Unit-granular: a unit is data if any of it is.
@@ -87,12 +96,17 @@ class Volume {
   Status WriteExtent(const Extent& e, uint64_t offset,
                      std::span<const uint8_t> src);
   Result<uint64_t> Seek(uint64_t offset, bool want_data);
+  // The unit range the lock covers for guest bytes [offset, end): units,
+  // rounded out to BlockMap::lock_granularity().
+  uint64_t LockFirst(uint64_t offset) const;
+  uint64_t LockLast(uint64_t end) const;  // exclusive
 
   Storage* const storage_;
   const std::unique_ptr<BlockMap> map_;
   std::unique_ptr<crypto::CryptEngine> engine_;
   const uint64_t size_;
   const uint64_t ss_;  // unit size in bytes
+  const uint64_t lock_bytes_;  // BlockMap::lock_granularity(), >= ss_
   const bool read_only_;
   std::atomic<bool> dropped_{false};  // set by DropKeys(): holes go dark too
   RangeLock unit_lock_;  // units under a read (shared) or write (exclusive)

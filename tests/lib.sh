@@ -218,11 +218,12 @@ mk_luks1() {
 # makes qemu fail with "Unable to get accurate CPU usage": retry that case a few times.
 qemu_luks_create() {
     local _attempt
-    for _attempt in 1 2 3 4 5 6; do
+    for _attempt in $(seq 1 20); do
         if "$@" >"$WORK/qemu-create.out" 2>"$WORK/qemu-create.err"; then
             return 0
         fi
         grep -q 'Unable to get accurate CPU usage' "$WORK/qemu-create.err" || break
+        sleep 0.$((RANDOM % 5))
     done
     fail "$* failed: $(tr '\n' ' ' <"$WORK/qemu-create.err")"
 }

@@ -248,7 +248,10 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
     return fail(*e);
   }
   OpenedImage image;
-  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage, &image)) {
+  fs::ContainerOptions container_opts;
+  container_opts.allow_discards = cfg.allow_discards;
+  if (auto e = OpenImage(cfg.image, !cfg.read_only, cfg.storage,
+                         container_opts, &image)) {
     // A local image this user may read but not write: say how to mount it.
     if (!cfg.read_only && cfg.image.rfind("s3://", 0) != 0 &&
         access(cfg.image.c_str(), R_OK) == 0 && access(cfg.image.c_str(), W_OK) != 0) {

@@ -58,9 +58,16 @@ int Report(const CliError& e) {
 std::optional<CliError> OpenImage(const std::string& path, bool writable,
                                   const fs::StorageOptions& storage_opts,
                                   OpenedImage* out) {
+  return OpenImage(path, writable, storage_opts, fs::ContainerOptions{}, out);
+}
+
+std::optional<CliError> OpenImage(const std::string& path, bool writable,
+                                  const fs::StorageOptions& storage_opts,
+                                  const fs::ContainerOptions& container_opts,
+                                  OpenedImage* out) {
   fs::ImageStep step = fs::ImageStep::kStorage;
-  auto image = fs::OpenImage(path, writable, storage_opts,
-                             fs::ContainerOptions{}, &step);
+  auto image = fs::OpenImage(path, writable, storage_opts, container_opts,
+                             &step);
   if (!image.ok()) return Err(step, path, image.status());
   *out = std::move(image).value();
   return std::nullopt;

@@ -45,6 +45,11 @@ using Unlocked = fs::Unlocked;
 std::optional<CliError> OpenImage(const std::string& path, bool writable,
                                   const fs::StorageOptions& storage,
                                   OpenedImage* out);
+// The same with container options (mount: allow_discards).
+std::optional<CliError> OpenImage(const std::string& path, bool writable,
+                                  const fs::StorageOptions& storage,
+                                  const fs::ContainerOptions& container,
+                                  OpenedImage* out);
 
 // CheckMountable + ComputeDataLayout over the LUKS region (raw: the data
 // layout; qcow2: only cipher and sector_size are meaningful).

@@ -56,6 +56,7 @@ const std::map<std::string, std::string> kOWords = {
     {"kms_api_key_file=", "--kms-api-key-file="},
     {"iam_endpoint=", "--iam-endpoint="},
     {"nolock", "--no-lock"},
+    {"allow_discards", "--allow-discards"},
     {"uid=", "--uid="},   {"gid=", "--gid="},   {"umask=", "--umask="},
     {"mode=", "--mode="}, {"nonempty", "--nonempty"},
     {"s3_lease_ttl=", "--s3-lease-ttl="},
@@ -100,6 +101,9 @@ po::options_description MountDesc() {
       ("kernel-readahead", po::value<unsigned>(),
        "kernel readahead of the view in KiB, 0 = kernel default (1024)")
       ("direct-io", "bypass the kernel page cache")
+      ("allow-discards", "raw images: punch discarded ranges out of the image "
+                         "file and read its holes as zeros (leaks which blocks "
+                         "are unused)")
       ("io-uring", po::value<std::string>(),
        "FUSE transport: auto (default), on (require FUSE over io_uring), off")
       ("allow-other", "allow access by other users")
@@ -460,6 +464,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args_in) {
     m.read_only = vm.count("read-only") > 0;
     m.allow_other = vm.count("allow-other") > 0;
     m.direct_io = vm.count("direct-io") > 0;
+    m.allow_discards = vm.count("allow-discards") > 0;
     m.debug = vm.count("debug") > 0;
     m.no_lock = vm.count("no-lock") > 0;
     m.nonempty = vm.count("nonempty") > 0;

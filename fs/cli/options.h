@@ -44,6 +44,7 @@ struct MountConfig {
   bool read_only = false;
   bool allow_other = false;
   bool direct_io = false;
+  bool allow_discards = false;  // -o allow_discards: raw PUNCH_HOLE, holes read 0
   bool debug = false;
   unsigned threads = 0;  // 0: online CPUs
   unsigned kernel_readahead_kib = 1024;  // 0: kernel default

@@ -177,6 +177,13 @@ TEST(ParseCommandLineTest, MountDashOWithVerbAndBeforePositionals) {
   EXPECT_FALSE(c.mount.read_only);
 }
 
+TEST(ParseCommandLineTest, MountAllowDiscards) {
+  EXPECT_FALSE(MustParse({"img", "mnt"}).mount.allow_discards);
+  EXPECT_TRUE(MustParse({"img", "mnt", "-o", "allow_discards"}).mount.allow_discards);
+  EXPECT_TRUE(MustParse({"mount", "--allow-discards", "img", "mnt"})
+                  .mount.allow_discards);
+}
+
 TEST(ParseCommandLineTest, MountDashOIgnoresGenericWords) {
   Command c = MustParse({"img", "mnt", "-o",
                          "defaults,nodev,_netdev,nosuid,noauto,rw,nofail,"

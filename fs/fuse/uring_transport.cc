@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "fs/fuse/init_hooks.h"
 
 namespace luksfs::fs {
 
@@ -25,8 +26,6 @@ namespace luksfs::fs {
 // protocol 7.42, Linux 6.14). Debian 12's <linux/fuse.h> predates it.
 namespace {
 
-constexpr uint64_t kFuseOverIoUring = 1ULL << 41;
-constexpr uint32_t kFuseInitExt = 1u << 30;
 constexpr uint32_t kCmdRegister = 1;
 constexpr uint32_t kCmdCommitAndFetch = 2;
 
@@ -83,8 +82,6 @@ size_t OpHeaderSize(uint32_t opcode) {
   }
 }
 
-std::atomic<UringTransport*> g_transport{nullptr};
-
 }  // namespace
 
 // Queues FUSE_IO_URING_CMD_REGISTER for `e` (its buffers are set): the
@@ -93,13 +90,6 @@ std::atomic<UringTransport*> g_transport{nullptr};
 static bool QueueRegister(UringTransport::Queue* q, UringTransport::Entry* e);
 
 namespace {
-
-ssize_t ReadThunk(int fd, void* buf, size_t len, void*) {
-  return g_transport.load()->HookRead(fd, buf, len);
-}
-ssize_t WritevThunk(int fd, struct iovec* iov, int count, void*) {
-  return g_transport.load()->HookWritev(fd, iov, count);
-}
 
 void* MapBuffer(size_t n) {
   void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE,
@@ -172,7 +162,7 @@ UringTransport::UringTransport(UringOptions options) : options_(options) {}
 
 UringTransport::~UringTransport() { Stop(); }
 
-Status UringTransport::Attach(struct fuse_session* se) {
+Status UringTransport::Attach(struct fuse_session* se, InitHooks* hooks) {
   if (options_.mode == UringMode::kOff) return Status();
   if (!KernelOffersFuseUring()) {
     if (options_.mode == UringMode::kOn) {
@@ -183,39 +173,24 @@ Status UringTransport::Attach(struct fuse_session* se) {
     }
     return Status();
   }
-  UringTransport* expected = nullptr;
-  if (!g_transport.compare_exchange_strong(expected, this)) {
-    return Status::Internal("a FUSE io_uring transport is already attached");
-  }
   se_ = se;
-  struct fuse_custom_io io = {};
-  io.read = ReadThunk;
-  io.writev = WritevThunk;
-  if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) != 0) {
-    g_transport.store(nullptr);
-    return Status::Unavailable("fuse_session_custom_io failed");
-  }
+  hooks->SetWritevFilter([this](int fd, struct iovec* iov, int count,
+                                ssize_t* result) {
+    return HookWritev(fd, iov, count, result);
+  });
+  hooks->Want(kFuseOverIoUring, [this](bool offered, bool granted) {
+    if (granted) {
+      StartRings();
+    } else {
+      Fail(offered ? "libfuse's INIT reply has no FUSE_INIT_EXT"
+                   : "the kernel did not offer FUSE_OVER_IO_URING in INIT");
+    }
+  });
   return Status();
 }
 
-ssize_t UringTransport::HookRead(int fd, void* buf, size_t len) {
-  ssize_t n = ::read(fd, buf, len);
-  if (n >= static_cast<ssize_t>(kInHeader + sizeof(struct fuse_init_in)) &&
-      init_unique_.load() == 0 && !started_.load()) {
-    const auto* in = static_cast<const struct fuse_in_header*>(buf);
-    if (in->opcode == FUSE_INIT) {
-      const auto* ii = reinterpret_cast<const struct fuse_init_in*>(
-          static_cast<const uint8_t*>(buf) + kInHeader);
-      uint64_t flags = ii->flags;
-      if (flags & kFuseInitExt) flags |= static_cast<uint64_t>(ii->flags2) << 32;
-      kernel_offers_.store((flags & kFuseOverIoUring) != 0);
-      init_unique_.store(in->unique);
-    }
-  }
-  return n;
-}
-
-ssize_t UringTransport::HookWritev(int fd, struct iovec* iov, int count) {
+bool UringTransport::HookWritev(int, struct iovec* iov, int count,
+                                ssize_t* result) {
   Entry* e = t_entry;
   if (e != nullptr && count >= 1 && iov[0].iov_len == sizeof(struct fuse_out_header)) {
     // A reply to the ring request this thread is serving.
@@ -226,7 +201,8 @@ ssize_t UringTransport::HookWritev(int fd, struct iovec* iov, int count) {
       for (int i = 1; i < count; ++i) {
         if (total + iov[i].iov_len > e->queue->payload_size) {
           errno = EINVAL;
-          return -1;
+          *result = -1;
+          return true;
         }
         std::memcpy(e->payload + total, iov[i].iov_base, iov[i].iov_len);
         total += iov[i].iov_len;
@@ -235,35 +211,10 @@ ssize_t UringTransport::HookWritev(int fd, struct iovec* iov, int count) {
     std::memcpy(e->hdr->in_out, iov[0].iov_base, sizeof(struct fuse_out_header));
     e->hdr->ent.payload_sz = static_cast<uint32_t>(total);
     e->replied = true;
-    return static_cast<ssize_t>(sizeof(struct fuse_out_header) + total);
+    *result = static_cast<ssize_t>(sizeof(struct fuse_out_header) + total);
+    return true;
   }
-  const uint64_t init = init_unique_.load();
-  if (init != 0 && count == 2 &&
-      iov[0].iov_len == sizeof(struct fuse_out_header) &&
-      iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) + 4) {
-    const auto* out = static_cast<const struct fuse_out_header*>(iov[0].iov_base);
-    if (out->unique == init) {
-      init_unique_.store(0);
-      struct fuse_init_out reply = {};
-      std::memcpy(&reply, iov[1].iov_base, std::min(sizeof reply, iov[1].iov_len));
-      const bool want = out->error == 0 && kernel_offers_.load() &&
-                        (reply.flags & kFuseInitExt) != 0;
-      if (!want) {
-        if (out->error == 0) {
-          Fail(kernel_offers_.load()
-                   ? "libfuse's INIT reply has no FUSE_INIT_EXT"
-                   : "the kernel did not offer FUSE_OVER_IO_URING in INIT");
-        }
-        return ::writev(fd, iov, count);
-      }
-      reply.flags2 |= static_cast<uint32_t>(kFuseOverIoUring >> 32);
-      struct iovec patched[2] = {iov[0], {&reply, iov[1].iov_len}};
-      ssize_t n = ::writev(fd, patched, 2);
-      if (n >= 0) StartRings();
-      return n;
-    }
-  }
-  return ::writev(fd, iov, count);
+  return false;  // not ours: InitHooks writes it (and patches FUSE_INIT)
 }
 
 void UringTransport::Fail(const std::string& why) {
@@ -478,8 +429,6 @@ void UringTransport::Stop() {
     q->eventfd = -1;
   }
   queues_.clear();
-  UringTransport* self = this;
-  g_transport.compare_exchange_strong(self, nullptr);
 }
 
 std::string UringTransport::Describe() const {

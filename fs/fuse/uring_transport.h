@@ -6,10 +6,10 @@
 // Documentation/filesystems/fuse/fuse-io-uring.rst). Debian 12's libfuse
 // 3.14 predates it, so luksfs speaks the ring protocol itself:
 //
-//   1. Attach() installs libfuse's custom-I/O hooks (fuse_session_custom_io)
-//      on the mounted session. Its read hook notes the FUSE_INIT request and
-//      whether the kernel offers FUSE_OVER_IO_URING; its writev hook adds
-//      that flag to libfuse's INIT reply.
+//   1. Attach() asks the session's InitHooks (init_hooks.h: libfuse's
+//      custom-I/O hooks) for FUSE_OVER_IO_URING in the INIT reply when the
+//      kernel offers it, and installs a writev filter there that captures
+//      the replies to ring requests.
 //   2. Right after the INIT reply is written, one ring per possible CPU
 //      (the kernel's queue count) is set up with SQE128, and each queue
 //      registers `queue_depth` entries (FUSE_IO_URING_CMD_REGISTER): a
@@ -21,7 +21,7 @@
 //      classic request in front of the payload (no copy of write data) and
 //      hands it to fuse_session_process_buf, so the ops table stays the one
 //      in view_fs_ops.cc. The reply libfuse writes is captured by the writev
-//      hook on that thread, placed in the entry (fuse_out_header in in_out,
+//      filter on that thread, placed in the entry (fuse_out_header in in_out,
 //      the reply arguments in the payload) and committed with
 //      FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which also fetches the next.
 //   4. The /dev/fuse loop keeps running: interrupts, forgets, replies to
@@ -37,8 +37,8 @@
 //
 // Thread-safety: Attach/Stop are called from the thread that runs the
 // session; the hooks run on libfuse's and the rings' threads; active(),
-// served() and WipeBuffers() from any thread. One transport per process
-// (the hooks find it through a process-wide pointer).
+// served() and WipeBuffers() from any thread. The InitHooks given to
+// Attach must outlive the session loop.
 // Errors: Attach returns kUnavailable when mode is kOn and the kernel does
 // not offer FUSE over io_uring; later failures are logged and fall back.
 #pragma once
@@ -58,6 +58,8 @@
 
 namespace luksfs::fs {
 
+class InitHooks;
+
 enum class UringMode { kAuto, kOn, kOff };
 
 struct UringOptions {
@@ -76,9 +78,10 @@ class UringTransport {
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;
 
-  // Installs the hooks on `se` (mounted, loop not started yet).
-  // kOff: does nothing. kAuto without kernel support: does nothing.
-  Status Attach(struct fuse_session* se);
+  // Registers with `hooks` (mounted session, loop not started yet; the
+  // caller installs the hooks after). kOff: does nothing. kAuto without
+  // kernel support: does nothing.
+  Status Attach(struct fuse_session* se, InitHooks* hooks);
 
   // Stops and joins the ring threads, frees the rings, wipes the buffers.
   // Idempotent. Call after the session loop returned.
@@ -94,11 +97,12 @@ class UringTransport {
   // "io_uring", "/dev/fuse", or "/dev/fuse (io_uring refused: ...)".
   std::string Describe() const;
 
-  // --- the custom-I/O hooks and ring threads (uring_transport.cc) ---
+  // --- the writev filter and ring threads (uring_transport.cc) ---
   struct Queue;
   struct Entry;
-  ssize_t HookRead(int fd, void* buf, size_t len);
-  ssize_t HookWritev(int fd, struct iovec* iov, int count);
+  // A reply written on a ring thread goes into its entry (true, with the
+  // byte count or -1 in *result); anything else is not ours (false).
+  bool HookWritev(int fd, struct iovec* iov, int count, ssize_t* result);
 
  private:
   void StartRings();
@@ -107,8 +111,6 @@ class UringTransport {
 
   const UringOptions options_;
   struct fuse_session* se_ = nullptr;
-  std::atomic<uint64_t> init_unique_{0};   // FUSE_INIT's unique, 0 if none
-  std::atomic<bool> kernel_offers_{false}; // FUSE_INIT offered the flag
   std::atomic<bool> started_{false};
   std::atomic<bool> active_{false};
   std::atomic<uint64_t> served_{0};

@@ -416,7 +416,29 @@ Status ViewFs::Run(const std::function<void()>& on_mounted,
   uo.queue_depth = options_.uring_queue_depth;
   uo.max_payload = options_.max_request;
   uring_ = std::make_unique<UringTransport>(uo);
-  if (Status us = uring_->Attach(se); !us.ok()) {
+  init_hooks_ = std::make_unique<InitHooks>();
+  if (options_.direct_io) {
+    init_hooks_->Want(kFuseDirectIoAllowMmap, [](bool offered, bool granted) {
+      if (!granted) {
+        LogDebug(std::string("shared mmap of the view is off: ") +
+                 (offered ? "the INIT reply could not carry "
+                            "FUSE_DIRECT_IO_ALLOW_MMAP"
+                          : "the kernel does not offer "
+                            "FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+)"));
+      }
+    });
+  }
+  Status us = uring_->Attach(se, init_hooks_.get());
+  if (us.ok() && init_hooks_->needed()) {
+    // Without the hooks only the extra INIT flags are lost (io_uring and
+    // shared mmap); that is fatal only where io_uring is required.
+    us = init_hooks_->Install(se);
+    if (!us.ok() && options_.io_uring != UringMode::kOn) {
+      LogWarning("FUSE_INIT flags beyond libfuse's are off: " + us.message());
+      us = Status();
+    }
+  }
+  if (!us.ok()) {
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     uring_.reset();

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "fs/fuse/init_hooks.h"
 #include "fs/fuse/uring_transport.h"
 #include "fs/partition_view.h"
 #include "fs/volume.h"
@@ -50,6 +51,8 @@ struct ViewOptions {
   bool read_only = false;
   bool allow_other = false;
   bool direct_io = false;         // bypass the kernel page cache
+  // With direct_io: ask for FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6+), so a
+  // shared mmap of the view works; without it MAP_SHARED fails (ENODEV).
   bool debug = false;             // libfuse request tracing
   unsigned max_threads = 16;      // FUSE worker threads (max idle)
   size_t max_request = 1 << 20;   // bytes per read/write request
@@ -151,6 +154,9 @@ class ViewFs {
   // Created by Run() before the session serves, stopped after unmount;
   // Revoke() wipes its buffers (they hold plaintext).
   std::unique_ptr<UringTransport> uring_;
+  // The session's FUSE_INIT flags beyond libfuse's (init_hooks.h): io_uring,
+  // and with direct_io FUSE_DIRECT_IO_ALLOW_MMAP. Outlives the loop.
+  std::unique_ptr<InitHooks> init_hooks_;
   // The live session, set by Run() before on_mounted and cleared after
   // before_teardown; read by Revoke() from the watcher thread.
   std::atomic<struct fuse_session*> session_{nullptr};

@@ -309,10 +309,9 @@ void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
   });
 }
 
-// fallocate(PUNCH_HOLE | KEEP_SIZE) discards (Volume::Discard): whole
-// granules leave the map, partial ones become zeros. The view's size is
-// fixed, so every other mode is EOPNOTSUPP; so is a raw LUKS view, whose
-// map cannot discard. The kernel drops the cached pages of the range.
+// fallocate on a view file: PUNCH_HOLE|KEEP_SIZE discards (Volume::Discard),
+// ZERO_RANGE writes zeros (Volume::ZeroRange); see the mode rules below.
+// The kernel drops the cached pages of the range.
 void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
                off_t length, struct fuse_file_info*) {
   Guarded(req, [&] {
@@ -322,10 +321,16 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       fuse_reply_err(req, EINVAL);
       return;
     }
-    // The file's range in view bytes, clipped to the file's end.
-    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off),
-                                     static_cast<uint64_t>(length));
-    if (mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)) {
+    // PUNCH_HOLE|KEEP_SIZE: Volume::Discard (qcow2 always; raw only with
+    // allow_discards, else EOPNOTSUPP). ZERO_RANGE [|KEEP_SIZE]:
+    // Volume::ZeroRange. The view cannot grow: without KEEP_SIZE a range
+    // past its end is EINVAL (as a block device answers); with KEEP_SIZE it
+    // is clipped to the end. Any other mode: EOPNOTSUPP.
+    const bool keep = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+    const int op = mode & ~FALLOC_FL_KEEP_SIZE;
+    const bool punch = op == FALLOC_FL_PUNCH_HOLE && keep;
+    const bool zero = op == FALLOC_FL_ZERO_RANGE;
+    if (!punch && !zero) {
       fuse_reply_err(req, EOPNOTSUPP);
       return;
     }
@@ -333,11 +338,26 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
       fuse_reply_err(req, EROFS);
       return;
     }
-    Status s = fs.volume().Discard(r.offset, r.length);
+    // Sizes and offsets below are the file's (a partition file is a window
+    // of the view); the range is then mapped into view bytes.
+    const uint64_t size = f->window.length;
+    if (zero && !keep &&
+        (static_cast<uint64_t>(off) > size ||
+         static_cast<uint64_t>(length) > size - static_cast<uint64_t>(off))) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    // The file's range in view bytes, clipped to the file's end.
+    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off),
+                                     static_cast<uint64_t>(length));
+    Status s = r.length == 0 ? Status()
+               : punch       ? fs.volume().Discard(r.offset, r.length)
+                             : fs.volume().ZeroRange(r.offset, r.length);
     if (!s.ok() && s.code() != Status::Code::kNotSupported &&
         s.code() != Status::Code::kKeyRevoked) {
-      LogError("discard of " + std::to_string(length) + " bytes at " +
-               std::to_string(off) + ": " + s.ToString());
+      LogError(std::string(punch ? "discard" : "zeroing") + " of " +
+               std::to_string(length) + " bytes at " + std::to_string(off) +
+               ": " + s.ToString());
     }
     // As a write: other files' cached pages, the table's sectors.
     if (s.ok()) fs.AfterWrite(*f, r.offset, r.length);

@@ -110,6 +110,21 @@ class BlockMap {
   // so that a map that cannot discard refuses before anything is written.
   virtual Status Discard(uint64_t offset, uint64_t length) = 0;
 
+  // Whether zeroing a range (FALLOC_FL_ZERO_RANGE) may Discard its whole
+  // granules: true where a discarded granule reads as zeros and is
+  // allocated again on the next write (qcow2: the zero flag or an
+  // unallocated cluster). false: Volume writes encrypted zeros (raw LUKS,
+  // where a discard would leave a hole of undefined content to other
+  // readers of the image).
+  virtual bool zero_by_discard() const { return false; }
+
+  // Bytes: Volume's unit lock covers whole, aligned runs of this size
+  // around every read and write (a multiple of unit_size()). A map whose
+  // write may rewrite neighbouring units of the request (LinearMap filling
+  // a hole block of the file) returns that block, so no reader or writer
+  // of a neighbour runs meanwhile.
+  virtual uint64_t lock_granularity() const { return unit_size(); }
+
   // Guest bytes backed by host data (allocated granules), for st_blocks:
   // a hole-aware copy (cp --sparse) skips the rest. Cheap (a counter).
   // Linear maps: Size().

@@ -40,6 +40,10 @@ struct ContainerOptions {
   // qcow2: bytes of L2 tables and refcount blocks cached (qemu's
   // l2-cache-size). 0: the container's default.
   uint64_t metadata_cache_bytes = 0;
+  // raw: mount option allow_discards. Holes of the image file read as
+  // plaintext zeros and Discard punches them (LinearMap, discards mode).
+  // qcow2 ignores it: it always discards, as qemu does.
+  bool allow_discards = false;
 };
 
 class Container {
@@ -98,7 +102,7 @@ Result<std::unique_ptr<Container>> OpenContainer(Storage* storage,
                                                  const ContainerOptions& opts);
 
 // The raw (cryptsetup) container; OpenContainer's fallback.
-Result<std::unique_ptr<Container>> OpenRawContainer(Storage* storage,
-                                                    bool writable);
+Result<std::unique_ptr<Container>> OpenRawContainer(
+    Storage* storage, bool writable, const ContainerOptions& opts = {});
 
 }  // namespace luksfs::fs

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace luksfs::fs {
@@ -104,6 +107,101 @@ TEST(LinearMapTest, ReadOnlyRefusesWritesDiscardNotSupportedFlushFlushes) {
   EXPECT_EQ(rw.Discard(0, 0).code(), Status::Code::kNotSupported);
   EXPECT_TRUE(rw.Flush().ok());
   EXPECT_EQ(st.flushes.load(), 1);
+}
+
+// A Storage with holes at fixed byte ranges (blocks of 4096), recording
+// punches; no data I/O.
+class HoleStorage : public NullStorage {
+ public:
+  bool SupportsHoles() const override { return true; }
+  uint64_t hole_block() const override { return 4096; }
+  Status PunchHole(uint64_t offset, uint64_t length) override {
+    punched.emplace_back(offset, length);
+    return Status();
+  }
+  Result<uint64_t> NextData(uint64_t offset) const override {
+    for (auto [lo, hi] : holes) {
+      if (offset >= lo && offset < hi) return hi;
+    }
+    return offset;
+  }
+  Result<uint64_t> NextHole(uint64_t offset) const override {
+    uint64_t best = Size();
+    for (auto [lo, hi] : holes) {
+      if (offset >= lo && offset < hi) return offset;
+      if (lo > offset) best = std::min(best, lo);
+    }
+    return best;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> holes;  // host [lo, hi)
+  std::vector<std::pair<uint64_t, uint64_t>> punched;
+};
+
+TEST(LinearMapTest, DiscardsModeFollowsTheStorageHoles) {
+  HoleStorage st;
+  st.holes = {{16384 + 8192, 16384 + 16384}};  // guest [8192, 16384)
+  LinearMap m(&st, Layout(512, 5), true, /*discards=*/true);
+  EXPECT_TRUE(m.holes());
+  EXPECT_EQ(m.granularity(), 4096u);
+  EXPECT_EQ(m.lock_granularity(), 4096u);
+  std::vector<Extent> out;
+  ASSERT_TRUE(m.Map(0, 64 * 512, &out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, Extent::Kind::kData);
+  EXPECT_EQ(out[0].length, 8192u);
+  EXPECT_EQ(out[1].kind, Extent::Kind::kUnallocated);
+  EXPECT_EQ(out[1].guest_offset, 8192u);
+  EXPECT_EQ(out[1].length, 8192u);
+  EXPECT_EQ(out[2].kind, Extent::Kind::kData);
+  EXPECT_EQ(out[2].guest_offset, 16384u);
+  EXPECT_EQ(out[2].host_offset, 16384u + 16384);
+  EXPECT_EQ(out[2].iv_sector, 5u + 32);
+  // A small request inside the hole maps to its units only...
+  out.clear();
+  ASSERT_TRUE(m.Map(9000, 100, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, Extent::Kind::kUnallocated);
+  EXPECT_EQ(out[0].guest_offset, 8704u);
+  EXPECT_EQ(out[0].length, 512u);
+  // ...but a write there gets the whole hole block, fresh.
+  auto plan = m.PrepareWrite(9000, 100);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ((*plan)->extents.size(), 1u);
+  const Extent& e = (*plan)->extents[0];
+  EXPECT_EQ(e.kind, Extent::Kind::kData);
+  EXPECT_TRUE(e.fresh);
+  EXPECT_EQ(e.guest_offset, 8192u);
+  EXPECT_EQ(e.length, 4096u);
+  EXPECT_EQ(e.host_offset, 16384u + 8192);
+  EXPECT_EQ(e.iv_sector, 5u + 16);
+  // Discard punches the host range.
+  ASSERT_TRUE(m.Discard(4096, 8192).ok());
+  ASSERT_EQ(st.punched.size(), 1u);
+  EXPECT_EQ(st.punched[0].first, 16384u + 4096);
+  EXPECT_EQ(st.punched[0].second, 8192u);
+  EXPECT_EQ(m.AllocatedBytes(), 64u * 512 - 8192);
+}
+
+TEST(LinearMapTest, DiscardsNeedTheOptionHolesAndAlignment) {
+  HoleStorage st;
+  LinearMap off(&st, Layout(512, 0), true, /*discards=*/false);
+  EXPECT_FALSE(off.holes());
+  Status s = off.Discard(0, 4096);
+  EXPECT_EQ(s.code(), Status::Code::kNotSupported);
+  EXPECT_NE(s.message().find("allow_discards"), std::string::npos);
+  crypto::DataLayout l = Layout(512, 0);
+  l.offset += 512;  // not on a 4096-byte block of the file
+  LinearMap misaligned(&st, l, true, /*discards=*/true);
+  EXPECT_FALSE(misaligned.holes());
+  EXPECT_EQ(misaligned.granularity(), 512u);
+  s = misaligned.Discard(0, 4096);
+  EXPECT_EQ(s.code(), Status::Code::kNotSupported);
+  EXPECT_NE(s.message().find("not aligned"), std::string::npos);
+  NullStorage plain;  // no holes at all (S3, block device)
+  LinearMap nohole(&plain, Layout(512, 0), true, /*discards=*/true);
+  EXPECT_FALSE(nohole.holes());
+  EXPECT_EQ(nohole.Discard(0, 4096).code(), Status::Code::kNotSupported);
+  EXPECT_TRUE(st.punched.empty());
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ Result<std::unique_ptr<Container>> OpenContainer(Storage* storage,
   if (std::memcmp(magic, "QFI\xfb", 4) == 0) {
     return OpenQcow2(storage, writable, opts);
   }
-  return OpenRawContainer(storage, writable);
+  return OpenRawContainer(storage, writable, opts);
 }
 
 }  // namespace luksfs::fs

@@ -90,6 +90,7 @@ class Qcow2Map : public BlockMap {
                                                   uint64_t length) override;
   Status CommitWrite(std::unique_ptr<WritePlan> plan) override;
   Status Discard(uint64_t offset, uint64_t length) override;
+  bool zero_by_discard() const override { return true; }
   Status Flush() override;
 
   // Guest bytes in allocated (sub)clusters: counted by walking every L2

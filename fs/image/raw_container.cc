@@ -12,8 +12,8 @@ namespace {
 
 class RawContainer : public Container {
  public:
-  RawContainer(Storage* storage, bool writable)
-      : storage_(storage), writable_(writable) {}
+  RawContainer(Storage* storage, bool writable, bool discards)
+      : storage_(storage), writable_(writable), discards_(discards) {}
 
   const char* format() const override { return "raw"; }
   uint64_t luks_region_size() const override { return storage_->Size(); }
@@ -39,7 +39,7 @@ class RawContainer : public Container {
     LUKSFS_ASSIGN_OR_RETURN(crypto::DataLayout layout,
                             crypto::ComputeDataLayout(header, storage_->Size()));
     return std::unique_ptr<BlockMap>(
-        std::make_unique<LinearMap>(storage_, layout, writable));
+        std::make_unique<LinearMap>(storage_, layout, writable, discards_));
   }
 
   std::vector<std::pair<std::string, std::string>> Facts() const override {
@@ -51,14 +51,15 @@ class RawContainer : public Container {
  private:
   Storage* const storage_;
   const bool writable_;
+  const bool discards_;  // ContainerOptions::allow_discards
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Container>> OpenRawContainer(Storage* storage,
-                                                    bool writable) {
+Result<std::unique_ptr<Container>> OpenRawContainer(
+    Storage* storage, bool writable, const ContainerOptions& opts) {
   return std::unique_ptr<Container>(
-      std::make_unique<RawContainer>(storage, writable));
+      std::make_unique<RawContainer>(storage, writable, opts.allow_discards));
 }
 
 }  // namespace luksfs::fs

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <linux/falloc.h>
 
 namespace luksfs::fs {
 
@@ -27,8 +29,12 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
     return PosixError("fstat", err);
   }
   uint64_t size = 0;
+  uint64_t hole_block = 0;
   if (S_ISREG(st.st_mode)) {
     size = static_cast<uint64_t>(st.st_size);
+    // A power of two of at least 512, else holes are not trusted.
+    const uint64_t b = static_cast<uint64_t>(st.st_blksize);
+    if (b >= 512 && (b & (b - 1)) == 0) hole_block = b;
   } else if (S_ISBLK(st.st_mode)) {
     if (ioctl(fd, BLKGETSIZE64, &size) != 0) {
       const int err = errno;
@@ -40,7 +46,7 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
     return Status::IOError("not a regular file or block device", EINVAL);
   }
   return std::unique_ptr<FileStorage>(
-      new FileStorage(path, fd, size, writable));
+      new FileStorage(path, fd, size, writable, hole_block));
 }
 
 FileStorage::~FileStorage() { close(fd_); }
@@ -75,6 +81,56 @@ Status FileStorage::Flush() {
   if (!writable_) return Status();
   if (fdatasync(fd_) != 0) return PosixError("fdatasync", errno);
   return Status();
+}
+
+}  // namespace luksfs::fs
+
+namespace luksfs::fs {
+
+Status FileStorage::PunchHole(uint64_t offset, uint64_t length) {
+  if (!writable_) return Status::InvalidArgument("storage is read-only");
+  if (hole_block_ == 0) return Storage::PunchHole(offset, length);
+  if (offset % hole_block_ != 0 || length % hole_block_ != 0 ||
+      offset > Size() || length > Size() - offset) {
+    return Status::InvalidArgument(
+        "hole of " + std::to_string(length) + " bytes at " +
+        std::to_string(offset) + " is not whole blocks of the image");
+  }
+  if (length == 0) return Status();
+  if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == ENOSYS) {
+      return Status::NotSupported(
+          "the file system of the image cannot punch holes");
+    }
+    return PosixError("fallocate(PUNCH_HOLE)", err);
+  }
+  return Status();
+}
+
+Result<uint64_t> FileStorage::Seek(uint64_t offset, int whence) const {
+  const uint64_t size = Size();
+  if (offset >= size) return size;
+  const off_t r = lseek(fd_, static_cast<off_t>(offset), whence);
+  if (r < 0) {
+    const int err = errno;
+    if (err == ENXIO) return size;
+    return PosixError(whence == SEEK_DATA ? "lseek(SEEK_DATA)"
+                                          : "lseek(SEEK_HOLE)",
+                      err);
+  }
+  return std::min<uint64_t>(static_cast<uint64_t>(r), size);
+}
+
+Result<uint64_t> FileStorage::NextData(uint64_t offset) const {
+  if (hole_block_ == 0) return Storage::NextData(offset);
+  return Seek(offset, SEEK_DATA);
+}
+
+Result<uint64_t> FileStorage::NextHole(uint64_t offset) const {
+  if (hole_block_ == 0) return Storage::NextHole(offset);
+  return Seek(offset, SEEK_HOLE);
 }
 
 }  // namespace luksfs::fs

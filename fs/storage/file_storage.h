@@ -1,4 +1,8 @@
 // FileStorage: Storage over a local file or block device, with pread/pwrite.
+// Holes: a regular file supports them (SupportsHoles); PunchHole is
+// fallocate(PUNCH_HOLE|KEEP_SIZE) and NextData/NextHole are lseek
+// SEEK_DATA/SEEK_HOLE, in blocks of the file system's st_blksize. A block
+// device has none (the Storage defaults).
 #pragma once
 
 #include <atomic>
@@ -25,15 +29,29 @@ class FileStorage : public Storage {
   Status Flush() override;
   const std::string& name() const override { return path_; }
 
+  bool SupportsHoles() const override { return hole_block_ != 0; }
+  uint64_t hole_block() const override { return hole_block_; }
+  Status PunchHole(uint64_t offset, uint64_t length) override;
+  Result<uint64_t> NextData(uint64_t offset) const override;
+  Result<uint64_t> NextHole(uint64_t offset) const override;
+
  private:
-  FileStorage(std::string path, int fd, uint64_t size, bool writable)
-      : path_(std::move(path)), fd_(fd), size_(size), writable_(writable) {}
+  FileStorage(std::string path, int fd, uint64_t size, bool writable,
+              uint64_t hole_block)
+      : path_(std::move(path)),
+        fd_(fd),
+        size_(size),
+        writable_(writable),
+        hole_block_(hole_block) {}
+  // lseek(SEEK_DATA or SEEK_HOLE) clipped to Size(); ENXIO -> Size().
+  Result<uint64_t> Seek(uint64_t offset, int whence) const;
 
   const std::string path_;
   const int fd_;
   // Grows (never shrinks) as writes pass the end; see Storage::WriteAt.
   std::atomic<uint64_t> size_;
   const bool writable_;
+  const uint64_t hole_block_;  // st_blksize of a regular file, else 0
 };
 
 }  // namespace luksfs::fs

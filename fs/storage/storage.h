@@ -42,6 +42,37 @@ class Storage {
 
   // A short name for messages ("disk.luks", "s3://b/k").
   virtual const std::string& name() const = 0;
+
+  // --- holes (sparse files; used by raw LUKS with allow_discards) ---
+  // The defaults describe a storage without holes: every byte is data and
+  // PunchHole is kNotSupported (S3 objects, block devices).
+
+  // Whether holes are real: PunchHole deallocates and NextData/NextHole
+  // report the holes of the backing file (lseek SEEK_DATA/SEEK_HOLE).
+  virtual bool SupportsHoles() const { return false; }
+  // Bytes: holes form only in whole, aligned blocks of this size (the
+  // file system's st_blksize). 0 when SupportsHoles() is false.
+  virtual uint64_t hole_block() const { return 0; }
+  // Deallocates [offset, offset + length) (fallocate PUNCH_HOLE|KEEP_SIZE):
+  // it then reads as zero bytes and NextHole reports it. REQUIRES: offset
+  // and length multiples of hole_block(), the range inside Size().
+  // Errors: kNotSupported (no holes here, or the file system refuses),
+  // kInvalidArgument (read-only or misaligned), kIOError.
+  virtual Status PunchHole(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+    return Status::NotSupported(name() + " cannot punch holes");
+  }
+  // The first byte at or after `offset` that is data / in a hole; Size()
+  // when there is none (the end counts as a hole). Hole boundaries are
+  // multiples of hole_block(). Errors: kIOError.
+  virtual Result<uint64_t> NextData(uint64_t offset) const {
+    return offset < Size() ? offset : Size();
+  }
+  virtual Result<uint64_t> NextHole(uint64_t offset) const {
+    (void)offset;
+    return Size();
+  }
 };
 
 }  // namespace luksfs::fs
