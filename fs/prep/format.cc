@@ -140,6 +140,7 @@ Result<crypto::NewLuksHeader> BuildHeader(const FormatOptions& o,
                                 spec.key_bytes));
   }
   spec.tokens = o.tokens;
+  if (o.data_offset) spec.data_offset = *o.data_offset;
   return o.version == 1 ? crypto::FormatLuks1(spec, passphrase, volume_key)
                         : crypto::FormatLuks2(spec, passphrase, volume_key);
 }

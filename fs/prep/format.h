@@ -23,6 +23,17 @@
 
 namespace luksfs::fs::prep {
 
+// --type qcow2 (qcow2 v3 holding a LUKS1 header, as `qemu-img create -f
+// qcow2 -o encrypt.format=luks` makes it) and --type qcow2-plain (no
+// encryption), with qemu-img's defaults.
+struct Qcow2Format {
+  bool enabled = false;         // the DST is a qcow2 container
+  bool encrypted = true;        // false: qcow2-plain
+  uint64_t cluster_size = 65536;  // --cluster-size, 512..2M
+  uint32_t refcount_bits = 16;  // --refcount-bits
+  bool extended_l2 = false;     // --extended-l2
+};
+
 struct FormatOptions {
   int version = 2;                         // --type luks2|luks1
   std::string cipher = "aes-xts-plain64";  // --cipher
@@ -37,6 +48,9 @@ struct FormatOptions {
   std::string label;                       // --label (LUKS2)
   std::string uuid;                        // --uuid; "" = random
   std::vector<std::string> tokens;         // LUKS2 token JSON, keyslot 0
+  std::optional<uint64_t> data_offset;     // bytes; LUKS1 payload offset
+                                           // (qcow2: the header length)
+  Qcow2Format qcow2;                       // --type qcow2|qcow2-plain
 };
 
 // Checks option combinations that need no I/O. Errors: kInvalidArgument
