@@ -25,6 +25,18 @@ std::optional<CliError> OpenPlain(const std::string& path,
     out->storage = std::move(storage).value();
     return std::nullopt;
   }
+  if (*kind == fs::prep::Container::kQcow2) {
+    auto plain = fs::prep::OpenPlainQcow2(&*storage);
+    if (!plain.ok()) {
+      const int code = plain.status().code() == Status::Code::kIOError ? kExitStorage
+                                                                      : kExitBadImage;
+      return CliError{code, path + ": " + plain.status().message()};
+    }
+    if (*plain) {
+      *out = std::move(**plain);
+      return std::nullopt;
+    }
+  }
   storage->reset();
   OpenedImage image;
   if (auto e = OpenImage(path, false, storage_opts, &image)) return e;
