@@ -36,6 +36,14 @@ Status ValidateCreateSpec(const CreateSpec& s) {
   if (s.virtual_size > (kOffsetMask | 0x1ff)) {
     return Status::InvalidArgument("SIZE is too large for qcow2");
   }
+  const uint64_t l2_entries = s.cluster_size / (s.extended_l2 ? 16 : 8);
+  const uint64_t l1_size = DivUp(DivUp(s.virtual_size, s.cluster_size), l2_entries);
+  if (l1_size * 8 > kMaxL1Bytes) {
+    return Status::InvalidArgument(
+        "SIZE " + std::to_string(s.virtual_size) + " with " +
+        std::to_string(s.cluster_size) +
+        "-byte clusters needs an L1 table over 32 MiB (use a larger --cluster-size)");
+  }
   return Status();
 }
 
@@ -51,14 +59,7 @@ ImageBuilder::ImageBuilder(const CreateSpec& spec) : spec_(spec) {
 
 Result<std::unique_ptr<ImageBuilder>> ImageBuilder::Create(const CreateSpec& spec) {
   LUKSFS_RETURN_IF_ERROR(ValidateCreateSpec(spec));
-  std::unique_ptr<ImageBuilder> b(new ImageBuilder(spec));
-  if (b->l1_size_ * 8 > kMaxL1Bytes || b->l1_size_ > UINT32_MAX) {
-    return Status::ResourceExhausted(
-        "qcow2: SIZE " + std::to_string(spec.virtual_size) + " with " +
-        std::to_string(spec.cluster_size) +
-        "-byte clusters needs an L1 table over 32 MiB (use a larger --cluster-size)");
-  }
-  return b;
+  return std::unique_ptr<ImageBuilder>(new ImageBuilder(spec));
 }
 
 Result<uint64_t> ImageBuilder::AppendData(uint64_t guest_cluster, uint64_t count) {

@@ -27,8 +27,8 @@
 // clusters is 12.5 KiB; with 512-byte clusters, 25 MiB).
 // Thread-safety: none; one thread drives a builder (convert's crypto stage).
 // Errors: kInvalidArgument for a spec that qemu would refuse (the message
-// names the option), kResourceExhausted when a table would pass qemu's
-// limits.
+// names the option), kResourceExhausted when the refcount table would pass
+// qemu's limit.
 #pragma once
 
 #include <cstdint>
@@ -54,8 +54,9 @@ struct CreateSpec {
                                         // material length (FDE length)
 };
 
-// Checks the spec. Errors: kInvalidArgument naming the option
-// (--cluster-size, --refcount-bits, --extended-l2, SIZE).
+// Checks the spec, the L1 table size included (at most 32 MiB, qemu's
+// limit). Errors: kInvalidArgument naming the option (--cluster-size,
+// --refcount-bits, --extended-l2, SIZE).
 Status ValidateCreateSpec(const CreateSpec& spec);
 
 struct MetaWrite {
@@ -71,8 +72,7 @@ struct FinishedImage {
 
 class ImageBuilder {
  public:
-  // Errors: those of ValidateCreateSpec; kResourceExhausted when the L1
-  // table would pass 32 MiB (qemu's limit).
+  // Errors: those of ValidateCreateSpec.
   static Result<std::unique_ptr<ImageBuilder>> Create(const CreateSpec& spec);
 
   uint64_t cluster_size() const { return cs_; }
