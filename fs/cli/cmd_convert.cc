@@ -71,6 +71,7 @@ int RunConvert(const Command& cmd) {
   }
   fs::prep::FormatOptions format = p.format;
   format.version = type == "luks1" ? 1 : 2;
+  fs::prep::InheritFormat(src.format, &format);
 
   SecureBuffer vk;
   crypto::NewLuksHeader header;

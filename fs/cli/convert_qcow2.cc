@@ -36,6 +36,8 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   const PrepConfig& p = cmd.prep;
   fs::prep::FormatOptions format = p.format;
   format.qcow2.enabled = true;
+  format.version = 1;
+  fs::prep::InheritFormat(src.format, &format);
   if (p.b.rfind("s3://", 0) == 0) {
     return Report({kExitUsage, p.b + ": a qcow2 DST on s3:// is not supported yet: "
                                      "convert to a local file and upload it"});

@@ -67,6 +67,9 @@ std::string ReadFormat(const po::variables_map& vm, fs::prep::FormatOptions* f) 
       (vm.count("cluster-size") || vm.count("refcount-bits") || vm.count("extended-l2"))) {
     return "--cluster-size, --refcount-bits and --extended-l2 need --type qcow2 or qcow2-plain";
   }
+  for (const char* k : {"cipher", "key-size", "sector-size", "hash", "label"}) {
+    if (vm.count(k)) f->given.emplace_back(k);
+  }
   if (vm.count("cipher")) f->cipher = Str(vm, "cipher");
   if (vm.count("key-size")) f->key_bits = vm["key-size"].as<uint32_t>();
   if (vm.count("sector-size")) f->sector_size = vm["sector-size"].as<uint32_t>();

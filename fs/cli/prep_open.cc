@@ -65,6 +65,12 @@ std::optional<CliError> OpenPlain(const std::string& path,
     }
     if (passphrase) *passphrase = std::move(pass).value();
   }
+  fs::prep::SourceFormat format;
+  format.cipher = layout.cipher;
+  format.key_bits = image.header.key_bytes * 8;
+  format.sector_size = layout.sector_size;
+  format.label = image.header.label;
+  if (!image.header.digests.empty()) format.hash = image.header.digests[0].hash;
   if (*kind == fs::prep::Container::kQcow2) {
     // Through the container's block map (holes read as zeros).
     auto p = fs::prep::PlainThroughContainer(
@@ -72,8 +78,10 @@ std::optional<CliError> OpenPlain(const std::string& path,
         threads);
     if (!p.ok()) return CliError{kExitBadImage, path + ": " + p.status().message()};
     *out = std::move(p).value();
+    out->format = format;
     return std::nullopt;
   }
+  out->format = format;
   crypto::EngineOptions eo;
   eo.threads = threads;
   auto engine = crypto::CryptEngine::Create(layout.cipher, key.volume_key.span(),

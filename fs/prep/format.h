@@ -51,7 +51,26 @@ struct FormatOptions {
   std::optional<uint64_t> data_offset;     // bytes; LUKS1 payload offset
                                            // (qcow2: the header length)
   Qcow2Format qcow2;                       // --type qcow2|qcow2-plain
+  // The options given on the command line, by name ("cipher", "key-size",
+  // "sector-size", "hash", "label", ...): InheritFormat leaves them alone.
+  std::vector<std::string> given;
 };
+
+// What a LUKS SRC was made with (empty / 0: unknown, e.g. a raw SRC).
+struct SourceFormat {
+  std::string cipher;        // "aes-xts-plain64"
+  uint32_t key_bits = 0;
+  uint32_t sector_size = 0;  // bytes
+  std::string hash;          // the volume key digest's hash
+  std::string label;         // LUKS2
+};
+
+// A re-keyed LUKS DST keeps SRC's cipher, key size, sector size, hash and
+// label unless the command line chose them (o->given): the sector size and
+// label only for a LUKS2 DST (LUKS1 and qcow2+LUKS have 512-byte sectors
+// and no label), and nothing but the hash for a non-AES cipher into
+// qcow2 (refused there anyway).
+void InheritFormat(const SourceFormat& src, FormatOptions* o);
 
 // Checks option combinations that need no I/O. Errors: kInvalidArgument
 // with a message naming the option.

@@ -24,6 +24,7 @@
 #include "crypto/crypt_engine.h"
 #include "fs/image/block_map.h"
 #include "fs/image/image.h"
+#include "fs/prep/format.h"
 #include "fs/storage/storage.h"
 #include "fs/volume.h"
 
@@ -54,6 +55,8 @@ struct PlainImage {
   // reads the data extents and zero-fills the rest. Destroyed before
   // storage (declared after it).
   std::unique_ptr<BlockMap> map;
+  // A LUKS SRC's format, for a re-keyed DST (InheritFormat).
+  SourceFormat format;
 
   bool encrypted() const { return engine != nullptr || volume != nullptr; }
   Status ReadStored(uint64_t offset, std::span<uint8_t> dst) const;

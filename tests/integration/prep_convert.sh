@@ -133,6 +133,23 @@ assert_exit 1 "$LUKSFS" convert -O qcow2 --cluster-size 3000 --new-passphrase-fi
 assert_exit 2 "$LUKSFS" convert --passphrase-file bad cs.img x.img
 [[ -e x.img || -e x.raw ]] && fail "a refused convert left a DST"
 
+log "re-key keeps SRC's cipher, key size, sector size, hash and label unless options say otherwise"
+mk_luks2 fmt.img 24 pw --cipher aes-cbc-essiv:sha256 --key-size 256 --sector-size 512 \
+    --hash sha512 --label seedlabel
+assert_exit 0 "$LUKSFS" convert "${CHEAP[@]}" --passphrase-file pw fmt.img fmt2.img
+cryptsetup luksDump fmt2.img >fmt2.dump
+grep -q 'cipher: aes-cbc-essiv:sha256' fmt2.dump || fail "cipher not inherited: $(grep cipher: fmt2.dump)"
+grep -q 'Cipher key:[[:space:]]*256 bits' fmt2.dump || fail "key size not inherited"
+grep -q 'sector: 512 \[bytes\]' fmt2.dump || fail "sector size not inherited"
+grep -q 'Hash:[[:space:]]*sha512' fmt2.dump || fail "hash not inherited: $(grep -i hash fmt2.dump)"
+grep -q '^Label:[[:space:]]*seedlabel' fmt2.dump || fail "label not inherited"
+assert_exit 0 "$LUKSFS" convert "${CHEAP[@]}" --passphrase-file pw --cipher aes-xts-plain64 \
+    --key-size 512 --label other fmt.img fmt3.img
+cryptsetup luksDump fmt3.img >fmt3.dump
+grep -q 'cipher: aes-xts-plain64' fmt3.dump || fail "--cipher not applied"
+grep -q '^Label:[[:space:]]*other' fmt3.dump || fail "--label not applied"
+grep -q 'Hash:[[:space:]]*sha512' fmt3.dump || fail "hash not inherited with other options"
+
 log "plain qcow2 SRC -> LUKS1 (plain qcow2 sources are read since qcow2 DSTs exist)"
 qemu-img create -q -f qcow2 plain.qcow2 16M
 qemu-io -c 'write -P 0x33 1M 2M' plain.qcow2 >/dev/null
