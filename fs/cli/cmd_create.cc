@@ -39,10 +39,7 @@ int CreateExit(const Status& s) {
 int RunCreateQcow2(const Command& cmd) {
   const PrepConfig& p = cmd.prep;
   const fs::prep::FormatOptions& format = p.format;
-  if (p.a.rfind("s3://", 0) == 0) {
-    return Report({kExitUsage, p.a + ": qcow2 on s3:// is not supported yet: create "
-                                     "it locally and upload it"});
-  }
+  const bool to_s3 = p.a.rfind("s3://", 0) == 0;
   if (!cmd.kms.uri.empty()) {
     return Report({kExitUsage, p.a + ": --kms binds a LUKS2 token, and qcow2 holds LUKS1: "
                                      "create the image, then `luksfs bind` it"});
@@ -50,7 +47,14 @@ int RunCreateQcow2(const Command& cmd) {
   if (auto s = fs::prep::ValidateQcow2Format(format, p.size); !s.ok()) {
     return Report({kExitUsage, p.a + ": " + s.message()});
   }
-  if (!p.force && fs::prep::PathExists(p.a)) {
+  std::unique_ptr<fs::prep::OutputSink> out;
+  if (to_s3) {
+    // The header is written last: hold the first part (see S3Output).
+    auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    (*o)->HoldFirstPart();
+    out = std::move(o).value();
+  } else if (!p.force && fs::prep::PathExists(p.a)) {
     return Report({kExitUsage, p.a + ": already exists (use --force to replace it)"});
   }
   SecureBuffer pass;
@@ -63,9 +67,12 @@ int RunCreateQcow2(const Command& cmd) {
                                      "--passphrase-file or --key-file"});
   }
   fs::prep::InstallInterruptHandler();
-  auto out = fs::prep::OutputFile::Create(p.a, p.force);
-  if (!out.ok()) return Report({CreateExit(out.status()), out.status().message()});
-  auto made = fs::prep::CreateQcow2In(**out, p.size, format, pass.span());
+  if (!out) {
+    auto o = fs::prep::OutputFile::Create(p.a, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  }
+  auto made = fs::prep::CreateQcow2In(*out, p.size, format, pass.span());
   pass.Wipe();
   if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
   std::cout << p.a << ": qcow2" << (format.qcow2.encrypted ? "+LUKS1" : " (not encrypted)")

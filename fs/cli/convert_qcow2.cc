@@ -9,6 +9,7 @@
 #include "fs/prep/interrupt.h"
 #include "fs/prep/progress.h"
 #include "fs/prep/qcow2_target.h"
+#include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
 
@@ -38,10 +39,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   format.qcow2.enabled = true;
   format.version = 1;
   fs::prep::InheritFormat(src.format, &format);
-  if (p.b.rfind("s3://", 0) == 0) {
-    return Report({kExitUsage, p.b + ": a qcow2 DST on s3:// is not supported yet: "
-                                     "convert to a local file and upload it"});
-  }
+  const bool to_s3 = p.b.rfind("s3://", 0) == 0;
   if (!cmd.kms.uri.empty()) {
     return Report({kExitUsage, p.b + ": --kms binds a LUKS2 token, and qcow2 holds LUKS1: "
                                      "convert, then `luksfs bind` DST"});
@@ -88,9 +86,19 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     return Report({QcowExit(target.status()), p.b + ": " + target.status().message()});
   }
   fs::prep::InstallInterruptHandler();
-  auto o = fs::prep::OutputFile::Create(p.b, p.force);
-  if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
-  std::unique_ptr<fs::prep::OutputSink> out = std::move(o).value();
+  std::unique_ptr<fs::prep::OutputSink> out;
+  if (to_s3) {
+    // A streamed multipart upload; the header and LUKS header (written
+    // last and first) live in the held first part.
+    auto o = fs::prep::S3Output::Create(p.b, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    (*o)->HoldFirstPart();
+    out = std::move(o).value();
+  } else {
+    auto o = fs::prep::OutputFile::Create(p.b, p.force);
+    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  }
   if (engine) {
     if (Status s = (*target)->WriteLuks(*out, header); !s.ok()) {
       return Report({kExitStorage, s.message()});

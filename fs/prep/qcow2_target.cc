@@ -1,5 +1,6 @@
 #include "fs/prep/qcow2_target.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/secure_buffer.h"
@@ -122,6 +123,14 @@ Status Qcow2Target::WriteLuks(OutputSink& out, const crypto::NewLuksHeader& head
 
 Result<uint64_t> Qcow2Target::Finish(OutputSink& out) {
   LUKSFS_ASSIGN_OR_RETURN(qcow2::FinishedImage f, builder_->Finish());
+  if (out.sequential()) {
+    // A streamed output takes the tables in increasing offsets (the
+    // header, at 0, goes to its held first part; see S3Output).
+    std::stable_sort(f.writes.begin(), f.writes.end(),
+                     [](const qcow2::MetaWrite& a, const qcow2::MetaWrite& b) {
+                       return a.offset < b.offset;
+                     });
+  }
   for (const qcow2::MetaWrite& w : f.writes) {
     LUKSFS_RETURN_IF_ERROR(out.WriteAt(w.offset, w.bytes));
   }

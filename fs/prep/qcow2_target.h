@@ -77,7 +77,8 @@ class Qcow2Target {
   Status WriteLuks(OutputSink& out, const crypto::NewLuksHeader& header);
 
   // Writes the metadata (refcounts, L2, L1, header last) and sets the
-  // file size. Returns the file size.
+  // file size; into a sequential() sink (an S3Output after HoldFirstPart)
+  // in increasing offsets instead. Returns the file size.
   Result<uint64_t> Finish(OutputSink& out);
 
  private:
