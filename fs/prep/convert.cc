@@ -29,6 +29,9 @@ struct Chunk {
   // A qcow2 DST: the packed run to write (host_length 0: all zeros).
   uint64_t host_offset = 0;
   uint64_t host_length = 0;
+  // SRC has no data in this range (a qcow2 hole) and DST is sparse (raw,
+  // qcow2): nothing was read, nothing is decrypted or written.
+  bool hole = false;
 };
 
 // A bounded blocking queue of chunks; Close() wakes every waiter.
@@ -106,7 +109,9 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
   }
   FirstError err;
   ConvertStats stats;
+  const bool sparse_dst = dst.qcow2 != nullptr || dst.engine == nullptr;
   std::thread reader([&] {
+    uint64_t data_at = 0;  // SRC's first data byte at or after some offset
     for (uint64_t off = 0; off < src.size && !err.failed();) {
       if (Interrupted()) {
         err.Set(Status::Unavailable("interrupted"));
@@ -116,6 +121,19 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
       if (!c) break;
       c->offset = off;
       c->length = std::min<uint64_t>(o.chunk_bytes, src.size - off);
+      c->hole = false;
+      if (sparse_dst) {
+        if (data_at < off) {  // ask again only once past the last answer
+          Result<uint64_t> n = src.NextData(off);
+          data_at = n.ok() ? *n : off;
+        }
+        if (data_at >= off + c->length) {
+          c->hole = true;
+          full_q.Push(std::move(c));
+          off += o.chunk_bytes;
+          continue;
+        }
+      }
       Status s = src.ReadStored(off, std::span<uint8_t>(c->data.get(), c->length));
       if (!s.ok()) {
         err.Set(s.WithContext("SRC"));
@@ -132,7 +150,9 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
       if (!err.failed()) {
         const uint8_t* p = c->data.get();
         Status s;
-        if (dst.qcow2) {
+        if (c->hole) {
+          // Nothing to write: DST reads zeros there already.
+        } else if (dst.qcow2) {
           if (c->host_length) s = dst.out->WriteAt(c->host_offset, {p, c->host_length});
           stats.written += c->host_length;
           if (!dst.qcow2->encrypted()) SecureWipe(c->data.get(), c->capacity);
@@ -168,7 +188,7 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
   });
   // The crypto stage, on this thread.
   while (auto c = full_q.Pop()) {
-    if (!err.failed()) {
+    if (!err.failed() && !c->hole) {
       std::span<uint8_t> buf(c->data.get(), c->length);
       Status s = src.Decrypt(c->offset, buf);
       if (!s.ok()) err.Set(s.WithContext("SRC"));

@@ -67,6 +67,28 @@ Status PlainImage::ReadStored(uint64_t offset, std::span<uint8_t> dst) const {
   return storage->ReadAt(data_offset + offset, dst);
 }
 
+Result<uint64_t> PlainImage::NextData(uint64_t offset) const {
+  if (offset >= size) return size;
+  if (map) {
+    constexpr uint64_t kWindow = 256ULL << 20;  // Map() this much at a time
+    std::vector<Extent> ext;
+    for (uint64_t at = offset; at < size; at += kWindow) {
+      ext.clear();
+      LUKSFS_RETURN_IF_ERROR(map->Map(at, std::min(kWindow, size - at), &ext));
+      for (const Extent& e : ext) {
+        if (e.kind == Extent::Kind::kData) return std::max(e.guest_offset, offset);
+      }
+    }
+    return size;
+  }
+  if (volume) {
+    Result<uint64_t> next = volume->NextData(offset);
+    if (!next.ok() && next.status().code() == Status::Code::kNotFound) return size;
+    return next;
+  }
+  return offset;
+}
+
 Status PlainImage::Decrypt(uint64_t offset, std::span<uint8_t> buf) const {
   if (!engine) return Status();  // raw, or a volume (already plaintext)
   return engine->Decrypt(iv_tweak + offset / 512, buf, buf);

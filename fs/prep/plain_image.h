@@ -62,6 +62,11 @@ struct PlainImage {
   Status ReadStored(uint64_t offset, std::span<uint8_t> dst) const;
   Status Decrypt(uint64_t offset, std::span<uint8_t> buf) const;
   Status Read(uint64_t offset, std::span<uint8_t> dst) const;
+  // The first byte at or after `offset` that may hold data (size if
+  // none): qcow2 holes and zero clusters before it need not be read by a
+  // sparse copy. Raw and raw LUKS images: `offset`. Errors: those of the
+  // map.
+  Result<uint64_t> NextData(uint64_t offset) const;
 };
 
 // The plaintext of an opened, unlocked image through its container's
