@@ -9,6 +9,7 @@
 #     qemu-img check clean, qemu-img map shows holes where SRC had zeros
 #   * 100 GiB create --type qcow2 in under 1 s plus the KDF (the KDF is forced cheap)
 #   * a sparse 100 GiB qcow2 converted both ways in time proportional to its data
+#   * SIGINT mid-way through a qcow2 convert: exit 130, nothing left
 #   * refusals, exit 1 and nothing written: cluster size 3000, --cipher serpent-xts-plain64,
 #     --sector-size 4096, --label, --kms, --extended-l2 with 4K clusters, SIZE not a multiple
 #     of 512
@@ -147,6 +148,27 @@ log "two 100 GiB sparse conversions in $ms ms"
 qcheck spe.qcow2
 qemu-img compare -q sp.qcow2 spp.qcow2 || fail "sparse round trip differs"
 qcompare "$(qopts spe.qcow2)" "driver=qcow2,file.filename=sp.qcow2"
+
+log "SIGINT mid-way through a qcow2 convert: exit 130, no DST, no temporary"
+head -c 256M /dev/urandom >big.raw
+"$LUKSFS" convert -O qcow2 "${CHEAP[@]}" --new-passphrase-file pw --threads 1 --block-size 1 \
+    --json-progress big.raw int.qcow2 2>int.err &
+cpid=$!
+for _ in $(seq 1 200); do
+    grep -q '"done"' int.err 2>/dev/null && break
+    sleep 0.05
+done
+kill -INT "$cpid"
+set +e; wait "$cpid"; rc=$?; set -e
+if [[ $rc == 0 ]]; then
+    log "convert finished before the signal; interrupt not exercised"
+else
+    [[ $rc == 130 ]] || fail "interrupted qcow2 convert exit $rc (want 130): $(tail -2 int.err)"
+    [[ -e int.qcow2 ]] && fail "interrupted convert left int.qcow2"
+    ls int.qcow2.tmp-* 2>/dev/null && fail "interrupted convert left a temporary"
+    log "interrupted qcow2 convert exited 130 and left nothing"
+fi
+rm -f big.raw
 
 log "refusals: exit 1, nothing written"
 refuse() {
