@@ -58,6 +58,9 @@ for r in $(seq 1 "$ROUNDS"); do
         --image-opts "driver=luks,key-secret=s0,file.filename=l1.img" -O raw out.img
     run luksfs-rekey-luks2 "$LUKSFS" convert "${KDF[@]}" --passphrase-file pw l2.img out.img
     # qcow2+LUKS, as the IBM Cloud VPC flow makes it (64 KiB clusters).
+    # Measured when these rows were added (1 GiB, 2 shared cores, Dec 2026):
+    #   load ~4:  cp+sync 0.60-0.67 s, luksfs 0.73-0.90 s, qemu-img 5.23-5.34 s (~6x)
+    #   load ~17: cp+sync 3.88-6.54 s, luksfs 2.94-5.12 s, qemu-img 21.6 s (~4-7x)
     run luksfs-raw-to-qcow2luks "$LUKSFS" convert -O qcow2 --pbkdf-force-iterations 1000 \
         --new-passphrase-file pw src.raw out.img
     run qemu-raw-to-qcow2luks qemu_conv -f raw -O qcow2 --object secret,id=s0,file=pw \
