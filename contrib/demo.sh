@@ -3,7 +3,10 @@
 # plaintext view with luksfs, writes and reads back through the view, checks the image holds only
 # ciphertext, then binds it to a root key in a local keystore, mounts it with no passphrase, and
 # revokes the key: the view goes dark. Last, a qcow2+LUKS image made by qemu-img as the IBM Cloud
-# VPC flow makes it: mounted, written through the view, and checked by qemu-img and qemu-io.
+# VPC flow makes it: mounted, written through the view, and checked by qemu-img and qemu-io. Then
+# the IBM Cloud VPC seed flow on local files: a plaintext qcow2 encrypted by `luksfs convert -p`
+# into qcow2+LUKS, its passphrase bound to a local-keystore key, mounted with no secret, and
+# compared with `luksfs compare` and `qemu-img compare`.
 #
 # Needs build/luksfs (`make all`), cryptsetup-bin and fuse3 (`make deps`), and /dev/fuse.
 # LUKSFS=path overrides the binary.
@@ -146,5 +149,40 @@ qemu-io "${QOBJ[@]}" --image-opts "driver=qcow2,encrypt.key-secret=sec0,file.fil
 n="$(grep -a -c -F -- "$MSG" vpc.qcow2 || true)"
 [ "$n" = 0 ] || die "plaintext found in vpc.qcow2"
 echo "vpc.qcow2 holds no plaintext"
+
+step "IBM Cloud VPC seed flow: a plaintext qcow2 (qemu-img create, qemu-io writes)"
+qemu-img create -q -f qcow2 seed.qcow2 4G
+qemu-io -c "write -P 0x5e 0 8M" -c "write -P 0x17 2G 1M" seed.qcow2 >/dev/null
+printf '%s' "$MSG" >msg.txt
+qemu-io -c "write -s msg.txt $OFFSET ${#MSG}" seed.qcow2 >/dev/null
+ls -ls seed.qcow2
+
+step "luksfs convert -p: encrypt it into qcow2+LUKS (qemu's format: LUKS1 inside, host-offset IVs)"
+(umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n' >seed.pw)
+"$LUKSFS" convert -p -O qcow2 --iter-time 200 --new-passphrase-file seed.pw seed.qcow2 seed-luks.qcow2
+ls -ls seed-luks.qcow2
+SOBJ=(--object "secret,id=sec1,file=seed.pw")
+SOPTS="driver=qcow2,encrypt.key-secret=sec1,file.filename=seed-luks.qcow2"
+qemu-img info seed-luks.qcow2 | grep -E '^(virtual size|encrypted)|format: luks' | sed 's/^[[:space:]]*//'
+qemu-img check -q "${SOBJ[@]}" --image-opts "$SOPTS" || die "qemu-img check found errors in seed-luks.qcow2"
+echo "qemu-img check: no errors"
+qemu-img compare "${SOBJ[@]}" --image-opts "$SOPTS" "driver=qcow2,file.filename=seed.qcow2" ||
+    die "qemu-img compare: seed-luks.qcow2 differs from seed.qcow2"
+
+step "bind its passphrase to a root key in the local keystore (as Key Protect wraps it), drop the file"
+VKEY="file:$DIR/keys.db#vpc-seed"
+"$LUKSFS" kms create-key "$VKEY" --keystore-passphrase-file keystore.pw
+"$LUKSFS" bind seed-luks.qcow2 --kms "$VKEY" --key-file seed.pw --keystore-passphrase-file keystore.pw
+rm -f seed.pw
+
+step "mount seed-luks.qcow2 with no secret (the KMS unwraps it), read the message"
+"$LUKSFS" mount seed-luks.qcow2 "$MNT" --keystore-passphrase-file keystore.pw
+got="$(dd if="$MNT/disk.raw" bs=1 skip="$OFFSET" count=${#MSG} status=none)"
+printf 'read back: %s\n' "$got"
+[ "$got" = "$MSG" ] || die "seed: read back '$got'"
+"$LUKSFS" umount "$MNT"
+
+step "luksfs compare: the plaintext of seed-luks.qcow2 is seed.qcow2's"
+"$LUKSFS" compare seed.qcow2 seed-luks.qcow2 --keystore-passphrase-file keystore.pw
 
 echo "demo: OK"

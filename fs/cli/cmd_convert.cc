@@ -11,6 +11,7 @@
 
 #include "crypto/keyslot_create.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/convert_qcow2.h"
 #include "fs/cli/prep_open.h"
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/convert.h"
@@ -58,15 +59,19 @@ int RunConvert(const Command& cmd) {
   if (type.empty()) {
     type = src.container == fs::prep::Container::kLuks1 ? "luks1" : "luks2";
   }
+  if (type == "qcow2" || type == "qcow2-plain") {
+    return RunConvertToQcow2(cmd, src, src_pass);
+  }
   if (type == "raw" && !cmd.kms.uri.empty()) {
     return Report({kExitUsage, p.b + ": --kms binds a LUKS2 DST, not a raw one"});
   }
-  if (type == "raw" && !src.encrypted()) {
+  if (type == "raw" && !src.encrypted() && src.container == fs::prep::Container::kRaw) {
     return Report({kExitUsage, p.a + ": SRC is raw and DST would be raw: nothing "
                                      "to encrypt or decrypt (use cp)"});
   }
   fs::prep::FormatOptions format = p.format;
   format.version = type == "luks1" ? 1 : 2;
+  fs::prep::InheritFormat(src.format, &format);
 
   SecureBuffer vk;
   crypto::NewLuksHeader header;

@@ -12,6 +12,7 @@
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/create.h"
 #include "fs/prep/interrupt.h"
+#include "fs/prep/qcow2_target.h"
 #include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
@@ -33,11 +34,61 @@ int CreateExit(const Status& s) {
   }
 }
 
+// --type qcow2 | qcow2-plain: the skeleton (header, LUKS1 header, L1,
+// refcounts), nothing else: every guest cluster is unallocated.
+int RunCreateQcow2(const Command& cmd) {
+  const PrepConfig& p = cmd.prep;
+  const fs::prep::FormatOptions& format = p.format;
+  const bool to_s3 = p.a.rfind("s3://", 0) == 0;
+  if (!cmd.kms.uri.empty()) {
+    return Report({kExitUsage, p.a + ": --kms binds a LUKS2 token, and qcow2 holds LUKS1: "
+                                     "create the image, then `luksfs bind` it"});
+  }
+  if (auto s = fs::prep::ValidateQcow2Format(format, p.size); !s.ok()) {
+    return Report({kExitUsage, p.a + ": " + s.message()});
+  }
+  std::unique_ptr<fs::prep::OutputSink> out;
+  if (to_s3) {
+    // The header is written last: hold the first part (see S3Output).
+    auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    (*o)->HoldFirstPart();
+    out = std::move(o).value();
+  } else if (!p.force && fs::prep::PathExists(p.a)) {
+    return Report({kExitUsage, p.a + ": already exists (use --force to replace it)"});
+  }
+  SecureBuffer pass;
+  if (format.qcow2.encrypted) {
+    auto secret = ReadNewSecret(p.new_secret, p.a);
+    if (!secret.ok()) return Report({kExitNoKey, p.a + ": " + secret.status().message()});
+    pass = std::move(secret).value();
+  } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty()) {
+    return Report({kExitUsage, p.a + ": --type qcow2-plain is not encrypted: no "
+                                     "--passphrase-file or --key-file"});
+  }
+  fs::prep::InstallInterruptHandler();
+  if (!out) {
+    auto o = fs::prep::OutputFile::Create(p.a, p.force);
+    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  }
+  auto made = fs::prep::CreateQcow2In(*out, p.size, format, pass.span());
+  pass.Wipe();
+  if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
+  std::cout << p.a << ": qcow2" << (format.qcow2.encrypted ? "+LUKS1" : " (not encrypted)")
+            << ", " << p.size << " bytes virtual, cluster " << format.qcow2.cluster_size
+            << ", file " << made->file_bytes << " bytes";
+  if (format.qcow2.encrypted) std::cout << ", UUID " << made->uuid;
+  std::cout << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCreate(const Command& cmd) {
   const PrepConfig& p = cmd.prep;
   const bool to_s3 = p.a.rfind("s3://", 0) == 0;
+  if (p.format.qcow2.enabled) return RunCreateQcow2(cmd);
   std::unique_ptr<fs::prep::OutputSink> s3_out;
   if (to_s3) {
     auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);

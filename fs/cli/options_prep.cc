@@ -15,7 +15,9 @@ std::string Str(const po::variables_map& vm, const char* k) {
 po::options_description FormatDesc() {
   po::options_description d("Format options (as cryptsetup luksFormat)");
   d.add_options()
-      ("type", po::value<std::string>(), "luks2 (default) or luks1")
+      ("type", po::value<std::string>(),
+       "luks2 (default), luks1, qcow2 (qcow2 with LUKS, as qemu-img) or "
+       "qcow2-plain (qcow2, no encryption)")
       ("cipher,c", po::value<std::string>(), "cipher (default aes-xts-plain64)")
       ("key-size,s", po::value<uint32_t>(), "volume key bits (default 512)")
       ("sector-size", po::value<uint32_t>(),
@@ -32,7 +34,11 @@ po::options_description FormatDesc() {
       ("pbkdf-parallel", po::value<uint32_t>(),
        "argon2 lanes (default min(4, CPUs))")
       ("label", po::value<std::string>(), "LUKS2 label")
-      ("uuid", po::value<std::string>(), "UUID (default random)");
+      ("uuid", po::value<std::string>(), "UUID (default random)")
+      ("cluster-size", po::value<std::string>(),
+       "qcow2 cluster size: 512..2M, a power of two (default 64K)")
+      ("refcount-bits", po::value<uint32_t>(), "qcow2 refcount width: 1..64 (default 16)")
+      ("extended-l2", "qcow2: extended L2 entries (subclusters)");
   return d;
 }
 
@@ -41,7 +47,28 @@ std::string ReadFormat(const po::variables_map& vm, fs::prep::FormatOptions* f) 
     const std::string t = Str(vm, "type");
     if (t == "luks2") f->version = 2;
     else if (t == "luks1") f->version = 1;
-    else return "--type must be luks1 or luks2 (qcow2 is not supported yet)";
+    else if (t == "qcow2" || t == "qcow2-plain") {
+      f->version = 1;  // the LUKS header inside qcow2 is LUKS1
+      f->qcow2.enabled = true;
+      f->qcow2.encrypted = t == "qcow2";
+    } else {
+      return "--type must be luks2, luks1, qcow2 or qcow2-plain";
+    }
+  }
+  if (vm.count("cluster-size")) {
+    auto cs = fs::prep::ParseSize(Str(vm, "cluster-size"));
+    if (!cs.ok()) return "--cluster-size: " + cs.status().message();
+    f->qcow2.cluster_size = *cs;
+  }
+  if (vm.count("refcount-bits")) f->qcow2.refcount_bits = vm["refcount-bits"].as<uint32_t>();
+  if (vm.count("extended-l2")) f->qcow2.extended_l2 = true;
+  const std::string o_type = Str(vm, "target-type");
+  if (!f->qcow2.enabled && o_type != "qcow2" && o_type != "qcow2-plain" &&
+      (vm.count("cluster-size") || vm.count("refcount-bits") || vm.count("extended-l2"))) {
+    return "--cluster-size, --refcount-bits and --extended-l2 need --type qcow2 or qcow2-plain";
+  }
+  for (const char* k : {"cipher", "key-size", "sector-size", "hash", "label"}) {
+    if (vm.count(k)) f->given.emplace_back(k);
   }
   if (vm.count("cipher")) f->cipher = Str(vm, "cipher");
   if (vm.count("key-size")) f->key_bits = vm["key-size"].as<uint32_t>();
@@ -119,8 +146,8 @@ void AddPrepVerbOptions(const std::string& verb, po::options_description* visibl
     po::options_description conv("Convert options");
     conv.add_options()
         ("target-type,O", po::value<std::string>(),
-         "DST format: luks2, luks1 or raw (decrypt); default: luks2 for a "
-         "raw SRC, SRC's type for a LUKS SRC")
+         "DST format: luks2, luks1, raw (decrypt), qcow2 (qcow2 with LUKS) or "
+         "qcow2-plain; default: luks2 for a raw SRC, SRC's type for a LUKS SRC")
         ("progress,p", "progress bar on stderr")
         ("json-progress", "one JSON progress line per second on stderr")
         ("force", "replace an existing DST")
@@ -178,8 +205,16 @@ std::string ReadPrepVerb(const std::string& verb, const po::variables_map& vm,
     if (!bad.empty()) return bad;
     p.out_type = Str(vm, "target-type");
     if (!p.out_type.empty() && p.out_type != "raw" && p.out_type != "luks1" &&
-        p.out_type != "luks2") {
-      return "-O must be luks2, luks1 or raw (qcow2 is not supported yet)";
+        p.out_type != "luks2" && p.out_type != "qcow2" && p.out_type != "qcow2-plain") {
+      return "-O must be luks2, luks1, raw, qcow2 or qcow2-plain";
+    }
+    if (p.out_type == "qcow2" || p.out_type == "qcow2-plain") {
+      p.format.version = 1;
+      p.format.qcow2.enabled = true;
+      p.format.qcow2.encrypted = p.out_type == "qcow2";
+    } else if (!p.out_type.empty() && (vm.count("cluster-size") || vm.count("refcount-bits") ||
+                                       vm.count("extended-l2"))) {
+      return "--cluster-size, --refcount-bits and --extended-l2 need -O qcow2 or qcow2-plain";
     }
     if (vm.count("type")) {
       const std::string t = Str(vm, "type");

@@ -47,13 +47,39 @@ TEST(OptionsPrepTest, Create) {
 TEST(OptionsPrepTest, CreateRefusals) {
   EXPECT_NE(MustFail({"create", "img"}).find("SIZE"), std::string::npos);
   EXPECT_NE(MustFail({"create", "img", "0"}).find("above 0"), std::string::npos);
-  EXPECT_NE(MustFail({"create", "--type", "qcow2", "img", "1M"}).find("qcow2"),
+  EXPECT_NE(MustFail({"create", "--type", "qcow3", "img", "1M"}).find("qcow2"),
             std::string::npos);
+  EXPECT_NE(MustFail({"create", "--cluster-size", "4K", "img", "1M"}).find("--type qcow2"),
+            std::string::npos);
+  MustFail({"create", "--type", "qcow2", "--cluster-size", "x", "img", "1M"});
   MustFail({"create", "--sector-size", "3000", "img", "1M"});
   MustFail({"create", "--type", "luks1", "--label", "x", "img", "1M"});
   MustFail({"create", "--passphrase-file", "a", "--key-file", "b", "img", "1M"});
   MustFail({"create", "--kms", "file:/k#a", "--passphrase-file", "a", "img", "1M"});
   MustFail({"create", "img", "1X"});
+}
+
+TEST(OptionsPrepTest, Qcow2) {
+  Command c = MustParse({"create", "--type", "qcow2", "--cluster-size", "2M",
+                         "--refcount-bits", "1", "--extended-l2", "img", "100G"});
+  EXPECT_TRUE(c.prep.format.qcow2.enabled);
+  EXPECT_TRUE(c.prep.format.qcow2.encrypted);
+  EXPECT_EQ(c.prep.format.version, 1);
+  EXPECT_EQ(c.prep.format.qcow2.cluster_size, 2u << 20);
+  EXPECT_EQ(c.prep.format.qcow2.refcount_bits, 1u);
+  EXPECT_TRUE(c.prep.format.qcow2.extended_l2);
+  c = MustParse({"create", "--type", "qcow2-plain", "img", "1G"});
+  EXPECT_TRUE(c.prep.format.qcow2.enabled);
+  EXPECT_FALSE(c.prep.format.qcow2.encrypted);
+  EXPECT_EQ(c.prep.format.qcow2.cluster_size, 65536u);
+  c = MustParse({"convert", "-O", "qcow2", "--cluster-size", "512", "s", "d"});
+  EXPECT_EQ(c.prep.out_type, "qcow2");
+  EXPECT_TRUE(c.prep.format.qcow2.enabled);
+  EXPECT_EQ(c.prep.format.qcow2.cluster_size, 512u);
+  c = MustParse({"convert", "--type", "qcow2-plain", "s", "d"});
+  EXPECT_EQ(c.prep.out_type, "qcow2-plain");
+  EXPECT_FALSE(c.prep.format.qcow2.encrypted);
+  MustFail({"convert", "-O", "luks2", "--cluster-size", "4K", "s", "d"});
 }
 
 TEST(OptionsPrepTest, Convert) {
@@ -73,7 +99,7 @@ TEST(OptionsPrepTest, Convert) {
   EXPECT_EQ(c.prep.new_secret.key_file, "k");
   EXPECT_TRUE(c.prep.json_progress);
   MustFail({"convert", "s"});
-  MustFail({"convert", "-O", "qcow2", "s", "d"});
+  MustFail({"convert", "-O", "qcow3", "s", "d"});
   MustFail({"convert", "-O", "raw", "--type", "luks1", "s", "d"});
   MustFail({"convert", "--block-size", "0", "s", "d"});
 }

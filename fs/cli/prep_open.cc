@@ -25,6 +25,18 @@ std::optional<CliError> OpenPlain(const std::string& path,
     out->storage = std::move(storage).value();
     return std::nullopt;
   }
+  if (*kind == fs::prep::Container::kQcow2) {
+    auto plain = fs::prep::OpenPlainQcow2(&*storage);
+    if (!plain.ok()) {
+      const int code = plain.status().code() == Status::Code::kIOError ? kExitStorage
+                                                                      : kExitBadImage;
+      return CliError{code, path + ": " + plain.status().message()};
+    }
+    if (*plain) {
+      *out = std::move(**plain);
+      return std::nullopt;
+    }
+  }
   storage->reset();
   OpenedImage image;
   if (auto e = OpenImage(path, false, storage_opts, &image)) return e;
@@ -53,6 +65,12 @@ std::optional<CliError> OpenPlain(const std::string& path,
     }
     if (passphrase) *passphrase = std::move(pass).value();
   }
+  fs::prep::SourceFormat format;
+  format.cipher = layout.cipher;
+  format.key_bits = image.header.key_bytes * 8;
+  format.sector_size = layout.sector_size;
+  format.label = image.header.label;
+  if (!image.header.digests.empty()) format.hash = image.header.digests[0].hash;
   if (*kind == fs::prep::Container::kQcow2) {
     // Through the container's block map (holes read as zeros).
     auto p = fs::prep::PlainThroughContainer(
@@ -60,8 +78,10 @@ std::optional<CliError> OpenPlain(const std::string& path,
         threads);
     if (!p.ok()) return CliError{kExitBadImage, path + ": " + p.status().message()};
     *out = std::move(p).value();
+    out->format = format;
     return std::nullopt;
   }
+  out->format = format;
   crypto::EngineOptions eo;
   eo.threads = threads;
   auto engine = crypto::CryptEngine::Create(layout.cipher, key.volume_key.span(),

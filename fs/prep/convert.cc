@@ -11,6 +11,7 @@
 
 #include "common/secure_buffer.h"
 #include "fs/prep/interrupt.h"
+#include "fs/prep/qcow2_target.h"
 
 namespace luksfs::fs::prep {
 
@@ -25,6 +26,12 @@ struct Chunk {
   // zeroing 32 MiB of buffers costs tens of ms of page faults up front.
   std::unique_ptr<uint8_t[]> data;
   uint64_t capacity = 0;
+  // A qcow2 DST: the packed run to write (host_length 0: all zeros).
+  uint64_t host_offset = 0;
+  uint64_t host_length = 0;
+  // SRC has no data in this range (a qcow2 hole) and DST is sparse (raw,
+  // qcow2): nothing was read, nothing is decrypted or written.
+  bool hole = false;
 };
 
 // A bounded blocking queue of chunks; Close() wakes every waiter.
@@ -88,6 +95,9 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
   if (o.chunk_bytes == 0 || o.chunk_bytes % 4096 != 0 || o.depth == 0) {
     return Status::InvalidArgument("convert: bad chunk size or depth");
   }
+  if (dst.qcow2 && o.chunk_bytes % dst.qcow2->cluster_size() != 0) {
+    return Status::InvalidArgument("convert: the block size is not a multiple of the cluster size");
+  }
   ChunkQueue free_q, full_q, done_q;
   const uint64_t chunks = (src.size + o.chunk_bytes - 1) / o.chunk_bytes;
   const uint64_t buffers = std::max<uint64_t>(1, std::min<uint64_t>(o.depth, chunks));
@@ -99,7 +109,9 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
   }
   FirstError err;
   ConvertStats stats;
+  const bool sparse_dst = dst.qcow2 != nullptr || dst.engine == nullptr;
   std::thread reader([&] {
+    uint64_t data_at = 0;  // SRC's first data byte at or after some offset
     for (uint64_t off = 0; off < src.size && !err.failed();) {
       if (Interrupted()) {
         err.Set(Status::Unavailable("interrupted"));
@@ -109,6 +121,19 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
       if (!c) break;
       c->offset = off;
       c->length = std::min<uint64_t>(o.chunk_bytes, src.size - off);
+      c->hole = false;
+      if (sparse_dst) {
+        if (data_at < off) {  // ask again only once past the last answer
+          Result<uint64_t> n = src.NextData(off);
+          data_at = n.ok() ? *n : off;
+        }
+        if (data_at >= off + c->length) {
+          c->hole = true;
+          full_q.Push(std::move(c));
+          off += o.chunk_bytes;
+          continue;
+        }
+      }
       Status s = src.ReadStored(off, std::span<uint8_t>(c->data.get(), c->length));
       if (!s.ok()) {
         err.Set(s.WithContext("SRC"));
@@ -125,7 +150,13 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
       if (!err.failed()) {
         const uint8_t* p = c->data.get();
         Status s;
-        if (dst.engine) {
+        if (c->hole) {
+          // Nothing to write: DST reads zeros there already.
+        } else if (dst.qcow2) {
+          if (c->host_length) s = dst.out->WriteAt(c->host_offset, {p, c->host_length});
+          stats.written += c->host_length;
+          if (!dst.qcow2->encrypted()) SecureWipe(c->data.get(), c->capacity);
+        } else if (dst.engine) {
           s = dst.out->WriteAt(dst.data_offset + c->offset, {p, c->length});
           stats.written += c->length;
         } else {
@@ -157,11 +188,19 @@ Result<ConvertStats> ConvertPlain(const PlainImage& src, const ConvertTarget& ds
   });
   // The crypto stage, on this thread.
   while (auto c = full_q.Pop()) {
-    if (!err.failed()) {
+    if (!err.failed() && !c->hole) {
       std::span<uint8_t> buf(c->data.get(), c->length);
       Status s = src.Decrypt(c->offset, buf);
       if (!s.ok()) err.Set(s.WithContext("SRC"));
-      if (s.ok() && dst.engine) {
+      if (s.ok() && dst.qcow2) {
+        auto run = dst.qcow2->Place(c->offset, c->data.get(), c->length, c->capacity);
+        if (run.ok()) {
+          c->host_offset = run->host_offset;
+          c->host_length = run->length;
+        } else {
+          err.Set(run.status().WithContext("DST"));
+        }
+      } else if (s.ok() && dst.engine) {
         s = dst.engine->Encrypt(c->offset / 512, buf, buf);
         if (!s.ok()) err.Set(s.WithContext("DST"));
       }

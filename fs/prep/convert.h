@@ -34,10 +34,18 @@
 
 namespace luksfs::fs::prep {
 
+class Qcow2Target;
+
 struct ConvertTarget {
   OutputSink* out = nullptr;
   uint64_t data_offset = 0;                     // bytes
   crypto::CryptEngine* engine = nullptr;        // null: raw (sparse)
+  // A qcow2 DST: the crypto stage hands each chunk to Place() (zero
+  // clusters dropped, the rest packed, allocated and encrypted with the
+  // host-offset IV) and the writer writes the packed run at its host
+  // offset; data_offset and engine are then unused. The caller writes the
+  // metadata afterwards (Qcow2Target::Finish).
+  Qcow2Target* qcow2 = nullptr;
 };
 
 struct ConvertOptions {

@@ -140,8 +140,24 @@ Result<crypto::NewLuksHeader> BuildHeader(const FormatOptions& o,
                                 spec.key_bytes));
   }
   spec.tokens = o.tokens;
+  if (o.data_offset) spec.data_offset = *o.data_offset;
   return o.version == 1 ? crypto::FormatLuks1(spec, passphrase, volume_key)
                         : crypto::FormatLuks2(spec, passphrase, volume_key);
+}
+
+void InheritFormat(const SourceFormat& src, FormatOptions* o) {
+  auto given = [&](const char* name) {
+    return std::find(o->given.begin(), o->given.end(), name) != o->given.end();
+  };
+  const bool luks2 = o->version == 2 && !o->qcow2.enabled;
+  if (!src.cipher.empty() && !given("cipher") &&
+      (!o->qcow2.enabled || src.cipher.rfind("aes-", 0) == 0)) {
+    o->cipher = src.cipher;
+    if (src.key_bits && !given("key-size")) o->key_bits = src.key_bits;
+  }
+  if (!src.hash.empty() && !given("hash")) o->hash = src.hash;
+  if (luks2 && src.sector_size && !given("sector-size")) o->sector_size = src.sector_size;
+  if (luks2 && !src.label.empty() && !given("label")) o->label = src.label;
 }
 
 Result<uint64_t> ParseSize(const std::string& text) {

@@ -23,6 +23,17 @@
 
 namespace luksfs::fs::prep {
 
+// --type qcow2 (qcow2 v3 holding a LUKS1 header, as `qemu-img create -f
+// qcow2 -o encrypt.format=luks` makes it) and --type qcow2-plain (no
+// encryption), with qemu-img's defaults.
+struct Qcow2Format {
+  bool enabled = false;         // the DST is a qcow2 container
+  bool encrypted = true;        // false: qcow2-plain
+  uint64_t cluster_size = 65536;  // --cluster-size, 512..2M
+  uint32_t refcount_bits = 16;  // --refcount-bits
+  bool extended_l2 = false;     // --extended-l2
+};
+
 struct FormatOptions {
   int version = 2;                         // --type luks2|luks1
   std::string cipher = "aes-xts-plain64";  // --cipher
@@ -37,7 +48,29 @@ struct FormatOptions {
   std::string label;                       // --label (LUKS2)
   std::string uuid;                        // --uuid; "" = random
   std::vector<std::string> tokens;         // LUKS2 token JSON, keyslot 0
+  std::optional<uint64_t> data_offset;     // bytes; LUKS1 payload offset
+                                           // (qcow2: the header length)
+  Qcow2Format qcow2;                       // --type qcow2|qcow2-plain
+  // The options given on the command line, by name ("cipher", "key-size",
+  // "sector-size", "hash", "label", ...): InheritFormat leaves them alone.
+  std::vector<std::string> given;
 };
+
+// What a LUKS SRC was made with (empty / 0: unknown, e.g. a raw SRC).
+struct SourceFormat {
+  std::string cipher;        // "aes-xts-plain64"
+  uint32_t key_bits = 0;
+  uint32_t sector_size = 0;  // bytes
+  std::string hash;          // the volume key digest's hash
+  std::string label;         // LUKS2
+};
+
+// A re-keyed LUKS DST keeps SRC's cipher, key size, sector size, hash and
+// label unless the command line chose them (o->given): the sector size and
+// label only for a LUKS2 DST (LUKS1 and qcow2+LUKS have 512-byte sectors
+// and no label), and nothing but the hash for a non-AES cipher into
+// qcow2 (refused there anyway).
+void InheritFormat(const SourceFormat& src, FormatOptions* o);
 
 // Checks option combinations that need no I/O. Errors: kInvalidArgument
 // with a message naming the option.

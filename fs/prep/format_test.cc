@@ -50,5 +50,45 @@ TEST(PrepFormatTest, SectorSizeFollowsTheDataSize) {
   EXPECT_EQ(EffectiveSectorSize(o, 1 << 20), 512u);
 }
 
+TEST(PrepFormatTest, ReKeyedDstInheritsSrcUnlessGiven) {
+  SourceFormat src;
+  src.cipher = "aes-cbc-essiv:sha256";
+  src.key_bits = 256;
+  src.sector_size = 512;
+  src.hash = "sha512";
+  src.label = "vm";
+  FormatOptions o;
+  InheritFormat(src, &o);
+  EXPECT_EQ(o.cipher, "aes-cbc-essiv:sha256");
+  EXPECT_EQ(o.key_bits, 256u);
+  EXPECT_EQ(*o.sector_size, 512u);
+  EXPECT_EQ(o.hash, "sha512");
+  EXPECT_EQ(o.label, "vm");
+  // Given options win.
+  FormatOptions g;
+  g.cipher = "aes-xts-plain64";
+  g.key_bits = 512;
+  g.label = "new";
+  g.given = {"cipher", "key-size", "label"};
+  InheritFormat(src, &g);
+  EXPECT_EQ(g.cipher, "aes-xts-plain64");
+  EXPECT_EQ(g.key_bits, 512u);
+  EXPECT_EQ(g.label, "new");
+  EXPECT_EQ(g.hash, "sha512");
+  // LUKS1 and qcow2 DSTs: no label, no sector size.
+  FormatOptions l1;
+  l1.version = 1;
+  InheritFormat(src, &l1);
+  EXPECT_TRUE(l1.label.empty());
+  EXPECT_FALSE(l1.sector_size.has_value());
+  EXPECT_EQ(l1.cipher, "aes-cbc-essiv:sha256");
+  // A raw SRC: nothing to inherit.
+  FormatOptions raw;
+  InheritFormat(SourceFormat(), &raw);
+  EXPECT_EQ(raw.cipher, "aes-xts-plain64");
+  EXPECT_EQ(raw.key_bits, 512u);
+  EXPECT_EQ(raw.hash, "sha256");
+}
+
 }  // namespace
 }  // namespace luksfs::fs::prep

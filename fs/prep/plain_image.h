@@ -16,12 +16,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
 #include "common/result.h"
 #include "crypto/crypt_engine.h"
+#include "fs/image/block_map.h"
 #include "fs/image/image.h"
+#include "fs/prep/format.h"
 #include "fs/storage/storage.h"
 #include "fs/volume.h"
 
@@ -48,17 +51,34 @@ struct PlainImage {
   // Decrypt does nothing. Declared in this order: volume is destroyed first.
   std::unique_ptr<OpenedImage> opened;
   std::unique_ptr<Volume> volume;
+  // A plaintext qcow2 (crypt_method 0): its map over `storage`; ReadStored
+  // reads the data extents and zero-fills the rest. Destroyed before
+  // storage (declared after it).
+  std::unique_ptr<BlockMap> map;
+  // A LUKS SRC's format, for a re-keyed DST (InheritFormat).
+  SourceFormat format;
 
   bool encrypted() const { return engine != nullptr || volume != nullptr; }
   Status ReadStored(uint64_t offset, std::span<uint8_t> dst) const;
   Status Decrypt(uint64_t offset, std::span<uint8_t> buf) const;
   Status Read(uint64_t offset, std::span<uint8_t> dst) const;
+  // The first byte at or after `offset` that may hold data (size if
+  // none): qcow2 holes and zero clusters before it need not be read by a
+  // sparse copy. Raw and raw LUKS images: `offset`. Errors: those of the
+  // map.
+  Result<uint64_t> NextData(uint64_t offset) const;
 };
 
 // The plaintext of an opened, unlocked image through its container's
 // BlockMap and a read-only Volume (any container, raw included).
 // `volume_key` is wiped. Errors: those of CheckImage, CryptEngine::Create
 // and Container::OpenMap.
+// The plaintext of a qcow2 image with no encryption (crypt_method 0),
+// through a read-only Qcow2Map; `storage` is taken. Returns nullopt for an
+// encrypted qcow2 (the caller unlocks it). Errors: those of ParseHeader and
+// Qcow2Map::Open (kCorruption, kNotSupported), kIOError.
+Result<std::optional<PlainImage>> OpenPlainQcow2(std::unique_ptr<Storage>* storage);
+
 Result<PlainImage> PlainThroughContainer(std::unique_ptr<OpenedImage> image,
                                          SecureBuffer volume_key,
                                          unsigned threads);

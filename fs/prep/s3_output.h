@@ -41,12 +41,24 @@ class S3Output : public OutputSink {
   Status Commit() override;
   bool sequential() const override { return true; }
 
+  // For outputs whose start is written last (qcow2: the header, after the
+  // tables): the first part, bytes [0, kPartBytes), is kept in memory and
+  // writable at any time; the stream starts at kPartBytes as parts 2..n,
+  // and Commit() uploads the first part as part 1 last (S3 parts may be
+  // uploaded in any order; it is >= 5 MiB unless it is the only part).
+  // Call before the first write.
+  void HoldFirstPart() {
+    hold_ = true;
+    buf_start_ = kPartBytes;
+  }
+
  private:
   S3Output(std::string uri, std::string key, std::unique_ptr<S3Client> client)
       : uri_(std::move(uri)), key_(std::move(key)), client_(std::move(client)) {}
   // Uploads whole parts from the buffer while it starts below `limit`.
   Status FlushBelow(uint64_t limit, bool last);
   Status Upload(std::span<const uint8_t> part);
+  Status CommitHeld();  // Commit() after HoldFirstPart()
 
   const std::string uri_, key_;
   std::unique_ptr<S3Client> client_;
@@ -56,6 +68,8 @@ class S3Output : public OutputSink {
   uint64_t buf_start_ = 0;
   uint64_t size_ = 0;                // from Truncate
   bool committed_ = false;
+  bool hold_ = false;                // HoldFirstPart()
+  std::vector<uint8_t> head_;        // held bytes [0, head_.size())
 };
 
 }  // namespace luksfs::fs::prep

@@ -11,7 +11,8 @@
 #   * compare: 0 identical, 1 "Content mismatch at offset N!" at the byte qemu-img agrees with
 #   * qcow2+LUKS SRC (qemu-img) -> raw equals SRC, once the image layer reads qcow2 (until then
 #     the refusal is checked: exit 3, "not supported")
-#   * refusals: existing DST without --force, raw -> raw, wrong secret (exit 2), plain qcow2 SRC
+#   * refusals: existing DST without --force, raw -> raw, wrong secret (exit 2)
+#   * plain qcow2 SRC -> LUKS1: qemu-img compare
 #   * SIGINT mid-way through a 256 MiB convert: exit 130, no DST and no temporary left
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -128,12 +129,34 @@ dump_vk l2.img pw l2b.vk
 cmp -s l2.vk l2b.vk || fail "the refused convert changed l2.img"
 assert_exit 0 "$LUKSFS" convert --force "${CHEAP[@]}" --new-passphrase-file pw src.raw l2.img
 assert_exit 1 "$LUKSFS" convert -O raw src.raw x.raw
-assert_exit 1 "$LUKSFS" convert -O qcow2 src.raw x.img
+assert_exit 1 "$LUKSFS" convert -O qcow2 --cluster-size 3000 --new-passphrase-file pw src.raw x.img
 assert_exit 2 "$LUKSFS" convert --passphrase-file bad cs.img x.img
-qemu-img create -q -f qcow2 plain.qcow2 16M
-assert_exit 3 "$LUKSFS" convert "${CHEAP[@]}" --new-passphrase-file pw plain.qcow2 x.img
-grep -q 'qcow2' "$WORK/last.err" || fail "qcow2 refusal: $(cat "$WORK/last.err")"
 [[ -e x.img || -e x.raw ]] && fail "a refused convert left a DST"
+
+log "re-key keeps SRC's cipher, key size, sector size, hash and label unless options say otherwise"
+mk_luks2 fmt.img 24 pw --cipher aes-cbc-essiv:sha256 --key-size 256 --sector-size 512 \
+    --hash sha512 --label seedlabel
+assert_exit 0 "$LUKSFS" convert "${CHEAP[@]}" --passphrase-file pw fmt.img fmt2.img
+cryptsetup luksDump fmt2.img >fmt2.dump
+grep -q 'cipher: aes-cbc-essiv:sha256' fmt2.dump || fail "cipher not inherited: $(grep cipher: fmt2.dump)"
+grep -q 'Cipher key:[[:space:]]*256 bits' fmt2.dump || fail "key size not inherited"
+grep -q 'sector: 512 \[bytes\]' fmt2.dump || fail "sector size not inherited"
+grep -q 'Hash:[[:space:]]*sha512' fmt2.dump || fail "hash not inherited: $(grep -i hash fmt2.dump)"
+grep -q '^Label:[[:space:]]*seedlabel' fmt2.dump || fail "label not inherited"
+assert_exit 0 "$LUKSFS" convert "${CHEAP[@]}" --passphrase-file pw --cipher aes-xts-plain64 \
+    --key-size 512 --label other fmt.img fmt3.img
+cryptsetup luksDump fmt3.img >fmt3.dump
+grep -q 'cipher: aes-xts-plain64' fmt3.dump || fail "--cipher not applied"
+grep -q '^Label:[[:space:]]*other' fmt3.dump || fail "--label not applied"
+grep -q 'Hash:[[:space:]]*sha512' fmt3.dump || fail "hash not inherited with other options"
+
+log "plain qcow2 SRC -> LUKS1 (plain qcow2 sources are read since qcow2 DSTs exist)"
+qemu-img create -q -f qcow2 plain.qcow2 16M
+qemu-io -c 'write -P 0x33 1M 2M' plain.qcow2 >/dev/null
+assert_exit 0 "$LUKSFS" convert -O luks1 "${CHEAP[@]}" --new-passphrase-file pw plain.qcow2 pq.img
+qemu-img compare --object secret,id=s0,file=pw --image-opts \
+    "driver=luks,key-secret=s0,file.filename=pq.img" "driver=qcow2,file.filename=plain.qcow2" >/dev/null \
+    || fail "qemu-img compare: plain qcow2 -> LUKS1 differs"
 
 log "SIGINT mid-way: no DST, no temporary"
 truncate -s 384M big.raw

@@ -79,7 +79,7 @@ dump_vk a.img pw a3.vk
 cmp -s a.vk a3.vk && fail "--force kept the old volume key"
 assert_exit 1 "$LUKSFS" create --sector-size 768 --passphrase-file pw x.img 8M
 assert_exit 1 "$LUKSFS" create --type luks1 --pbkdf argon2id --passphrase-file pw x.img 8M
-assert_exit 1 "$LUKSFS" create --type qcow2 --passphrase-file pw x.img 8M
+assert_exit 1 "$LUKSFS" create --type qcow2 --cluster-size 3000 --passphrase-file pw x.img 8M
 assert_exit 1 "$LUKSFS" create --passphrase-file pw x.img 12Q
 assert_exit 1 "$LUKSFS" create --sector-size 4096 "${CHEAP[@]}" --passphrase-file pw x.img 5000
 assert_exit 2 "$LUKSFS" create "${CHEAP[@]}" x.img 8M

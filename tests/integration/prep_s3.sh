@@ -4,6 +4,8 @@
 #     downloaded with curl, opens with cryptsetup and decrypts (oracle) to SRC
 #   * s3:// LUKS2 SRC -> local raw (decrypt): equal to SRC; compare reads s3:// too
 #   * create s3://KEY: the downloaded object opens with cryptsetup
+#   * raw -> s3:// qcow2+LUKS and create s3:// --type qcow2: downloaded with curl, qemu-img check,
+#     compare and map agree (the zero run stays a hole)
 #   * an existing object is refused without --force
 #   * SIGINT during an upload (convert, and create's zero fill): exit 130, no object under the
 #     key, no multipart upload left
@@ -47,6 +49,29 @@ scurl -o new.luks "$S3_ENDPOINT/images/new.luks"
 assert_eq $((16 * MiB + 8 * MiB)) "$(stat -c %s new.luks)" "created object size"
 cryptsetup open --test-passphrase --key-file pw new.luks || fail "cryptsetup refuses the created object"
 assert_exit 1 "$LUKSFS" create "${EP[@]}" "${CHEAP[@]}" --passphrase-file pw s3://images/new.luks 8M
+
+log "raw -> s3:// qcow2+LUKS: streamed, header in part 1 uploaded last; curl + qemu-img check/compare/map"
+assert_exit 0 "$LUKSFS" convert "${EP[@]}" -O qcow2 --pbkdf-force-iterations 1000 \
+    --new-passphrase-file pw src.raw s3://images/enc.qcow2
+etag=$(s3 head images enc.qcow2 | cut -d' ' -f2)
+[[ "$etag" == *-* ]] || fail "qcow2: not a multipart upload: ETag $etag"
+scurl -o enc.qcow2 "$S3_ENDPOINT/images/enc.qcow2"
+QSEC=(--object secret,id=s0,file=pw)
+QOPT="driver=qcow2,encrypt.key-secret=s0,file.filename=enc.qcow2"
+qemu-img check "${QSEC[@]}" --image-opts "$QOPT" >qc.out 2>&1 || fail "qemu-img check enc.qcow2: $(cat qc.out)"
+qemu-img compare "${QSEC[@]}" --image-opts "$QOPT" driver=raw,file.filename=src.raw >qc.out 2>&1 ||
+    fail "qemu-img compare enc.qcow2: $(cat qc.out)"
+qemu-img map --output=json "${QSEC[@]}" --image-opts "$QOPT" | grep -q '"start": 4194304, "length": 12582912, [^}]*"data": false' ||
+    fail "enc.qcow2: the zero run of SRC is not a hole"
+assert_exit 0 "$LUKSFS" compare "${EP[@]}" src.raw s3://images/enc.qcow2 --b-passphrase-file pw
+
+log "create s3:// --type qcow2 (100 GiB, one part)"
+assert_exit 0 "$LUKSFS" create "${EP[@]}" --type qcow2 --pbkdf-force-iterations 1000 --passphrase-file pw \
+    s3://images/new.qcow2 100G
+scurl -o new.qcow2 "$S3_ENDPOINT/images/new.qcow2"
+qemu-img check "${QSEC[@]}" --image-opts "driver=qcow2,encrypt.key-secret=s0,file.filename=new.qcow2" >qc.out 2>&1 ||
+    fail "qemu-img check new.qcow2: $(cat qc.out)"
+qemu-img info new.qcow2 | grep -q '^virtual size: 100 GiB' || fail "new.qcow2: virtual size"
 
 log "refusal: existing object"
 assert_exit 1 "$LUKSFS" convert "${EP[@]}" "${CHEAP[@]}" --new-passphrase-file pw src.raw s3://images/enc.luks

@@ -1,0 +1,136 @@
+#include "fs/cli/convert_qcow2.h"
+
+#include <csignal>
+
+#include "crypto/keyslot_create.h"
+#include "fs/cli/image.h"
+#include "fs/cli/prep_secret.h"
+#include "fs/prep/convert.h"
+#include "fs/prep/interrupt.h"
+#include "fs/prep/progress.h"
+#include "fs/prep/qcow2_target.h"
+#include "fs/prep/s3_output.h"
+
+namespace luksfs::cli {
+
+namespace {
+
+int QcowExit(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kNotSupported:
+      return kExitUsage;
+    case Status::Code::kIOError:
+    case Status::Code::kNotFound:
+      return kExitStorage;
+    case Status::Code::kUnavailable:
+      return 128 + SIGINT;
+    default:
+      return kExitBadImage;
+  }
+}
+
+}  // namespace
+
+int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
+                      SecureBuffer& src_pass) {
+  const PrepConfig& p = cmd.prep;
+  fs::prep::FormatOptions format = p.format;
+  format.qcow2.enabled = true;
+  format.version = 1;
+  fs::prep::InheritFormat(src.format, &format);
+  const bool to_s3 = p.b.rfind("s3://", 0) == 0;
+  if (!cmd.kms.uri.empty()) {
+    return Report({kExitUsage, p.b + ": --kms binds a LUKS2 token, and qcow2 holds LUKS1: "
+                                     "convert, then `luksfs bind` DST"});
+  }
+  if (auto s = fs::prep::ValidateQcow2Format(format, src.size); !s.ok()) {
+    return Report({kExitUsage, p.b + ": " + s.message()});
+  }
+
+  crypto::NewLuksHeader header;
+  std::unique_ptr<crypto::CryptEngine> engine;
+  if (format.qcow2.encrypted) {
+    // DST's secret: --new-*, else SRC's passphrase, else asked (twice).
+    SecureBuffer pass;
+    if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
+        src_pass.empty()) {
+      auto s = ReadNewSecret(p.new_secret, p.b);
+      if (!s.ok()) return Report({kExitNoKey, p.b + ": " + s.status().message()});
+      pass = std::move(s).value();
+    } else {
+      pass = std::move(src_pass);
+    }
+    auto key = SecureBuffer::Create(format.key_bits / 8);
+    if (!key.ok()) return Report({kExitBadImage, key.status().message()});
+    SecureBuffer vk = std::move(key).value();
+    if (auto s = crypto::RandomBytes(vk.span()); !s.ok()) {
+      return Report({kExitBadImage, s.message()});
+    }
+    auto h = fs::prep::BuildQcow2LuksHeader(format, pass.span(), vk.span());
+    pass.Wipe();
+    if (!h.ok()) return Report({QcowExit(h.status()), p.b + ": " + h.status().message()});
+    header = std::move(h).value();
+    crypto::EngineOptions eo;
+    eo.threads = p.threads;
+    auto eng = crypto::CryptEngine::Create(format.cipher, vk.span(), 512, eo);
+    vk.Wipe();
+    if (!eng.ok()) return Report({kExitUsage, p.b + ": " + eng.status().message()});
+    engine = std::move(eng).value();
+  }
+  src_pass.Wipe();
+
+  auto target = fs::prep::Qcow2Target::Create(fs::prep::Qcow2Spec(format, src.size),
+                                              engine.get());
+  if (!target.ok()) {
+    return Report({QcowExit(target.status()), p.b + ": " + target.status().message()});
+  }
+  fs::prep::InstallInterruptHandler();
+  std::unique_ptr<fs::prep::OutputSink> out;
+  if (to_s3) {
+    // A streamed multipart upload; the header and LUKS header (written
+    // last and first) live in the held first part.
+    auto o = fs::prep::S3Output::Create(p.b, cmd.storage.s3, p.force);
+    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    (*o)->HoldFirstPart();
+    out = std::move(o).value();
+  } else {
+    auto o = fs::prep::OutputFile::Create(p.b, p.force);
+    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    out = std::move(o).value();
+  }
+  if (engine) {
+    if (Status s = (*target)->WriteLuks(*out, header); !s.ok()) {
+      return Report({kExitStorage, s.message()});
+    }
+  }
+  fs::prep::ConvertTarget t;
+  t.out = out.get();
+  t.qcow2 = target->get();
+  fs::prep::Progress progress(p.progress, p.json_progress, src.size);
+  fs::prep::ConvertOptions co;
+  const uint64_t cs = format.qcow2.cluster_size;
+  co.chunk_bytes = (p.chunk_bytes + cs - 1) / cs * cs;
+  co.progress = [&](uint64_t done) { progress.Update(done); };
+  auto r = fs::prep::ConvertPlain(src, t, co);
+  progress.Finish(r.ok() ? src.size : 0);
+  if (r.ok() && fs::prep::Interrupted()) r = Status::Unavailable("interrupted");
+  if (r.ok()) {
+    auto f = (*target)->Finish(*out);
+    if (!f.ok()) r = f.status();
+  }
+  if (!r.ok()) {
+    out.reset();  // deletes the temporary file
+    if (r.status().code() == Status::Code::kUnavailable) {
+      return Report({128 + SIGINT, p.b + ": interrupted; nothing written"});
+    }
+    return Report({QcowExit(r.status()), p.b + ": " + r.status().message()});
+  }
+  if (Status c = out->Commit(); !c.ok()) {
+    out.reset();
+    return Report({kExitStorage, c.message()});
+  }
+  return kExitOk;
+}
+
+}  // namespace luksfs::cli
