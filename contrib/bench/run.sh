@@ -11,7 +11,7 @@
 # contrib/bench/README.md.
 #
 # Environment (all optional):
-#   BENCH_QUICK=1        256 MiB images, 5 s jobs, 1 s ramp, 1 round: ~10 min
+#   BENCH_QUICK=1        256 MiB images, 5 s jobs, 1 s ramp, 1 round: ~20 min
 #   BENCH_DIR            work dir (default /var/tmp/luksfs-bench); images,
 #                        mounts, raw fio JSON and logs live there
 #   BENCH_SIZE           plaintext size of each image (default 1G; quick 256M)
