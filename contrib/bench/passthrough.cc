@@ -9,13 +9,23 @@
 // --clone-fd). Runs in the foreground; unmount with `fusermount3 -u MNT`.
 //
 //   passthrough [--name NAME] [--threads N] [--clone-fd] [--direct-io]
-//               [--pidfile FILE] BACKING MNT
+//               [--io-uring] [--pidfile FILE] BACKING MNT
 //
 // The pidfile is written once the mount is up (scripts wait for it).
+//
+// --io-uring serves requests over FUSE-over-io_uring (Linux 6.14+, module
+// parameter fuse.enable_uring=Y) with luksfs's own ring transport
+// (fs/fuse/uring_transport.h: libfuse 3.14 does not speak the protocol), so
+// that the ceiling of luksfs --io-uring=on is measured with the same ring
+// code, minus the crypto. It needs the build with -DPASSTHROUGH_URING; it
+// refuses to start (exit 6) when the kernel does not offer the rings.
 //
 // Build (contrib/bench/run.sh does this):
 //   g++ -O2 -std=c++20 -D_FILE_OFFSET_BITS=64 -DFUSE_USE_VERSION=314
 //       $(pkg-config --cflags fuse3) passthrough.cc $(pkg-config --libs fuse3)
+// with the ring transport, from the repository root after `make`:
+//   g++ ... -DPASSTHROUGH_URING -I. contrib/bench/passthrough.cc
+//       build/libfs.a build/libcommon.a $(pkg-config --libs fuse3 liburing)
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
@@ -28,6 +38,10 @@
 
 #include <string>
 #include <vector>
+
+#ifdef PASSTHROUGH_URING
+#include "fs/fuse/uring_transport.h"
+#endif
 
 namespace {
 
@@ -148,6 +162,11 @@ void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
 }
 
 uint8_t* ReadBuffer(size_t n) {
+#ifdef PASSTHROUGH_URING
+  // On a ring thread: the ring entry's payload, so the reply needs no copy
+  // (as in luksfs's view_fs_ops.cc).
+  if (uint8_t* ring = luksfs::fs::UringReplyBuffer(n)) return ring;
+#endif
   struct Buf {
     uint8_t* p = nullptr;
     size_t size = 0;
@@ -230,7 +249,7 @@ void Statfs(fuse_req_t req, fuse_ino_t) {
 [[noreturn]] void Usage() {
   fprintf(stderr,
           "usage: passthrough [--name NAME] [--threads N] [--clone-fd] "
-          "[--direct-io] [--pidfile FILE] BACKING MNT\n");
+          "[--direct-io] [--io-uring] [--pidfile FILE] BACKING MNT\n");
   exit(1);
 }
 
@@ -239,6 +258,7 @@ void Statfs(fuse_req_t req, fuse_ino_t) {
 int main(int argc, char** argv) {
   unsigned threads = 16;
   bool clone_fd = false;
+  bool io_uring = false;
   std::string pidfile;
   std::vector<std::string> pos;
   for (int i = 1; i < argc; ++i) {
@@ -249,6 +269,8 @@ int main(int argc, char** argv) {
       threads = static_cast<unsigned>(atoi(argv[++i]));
     } else if (a == "--clone-fd") {
       clone_fd = true;
+    } else if (a == "--io-uring") {
+      io_uring = true;
     } else if (a == "--direct-io") {
       g.direct_io = true;
     } else if (a == "--pidfile" && i + 1 < argc) {
@@ -293,6 +315,23 @@ int main(int argc, char** argv) {
   if (se == nullptr) return 6;
   if (fuse_set_signal_handlers(se) != 0) return 6;
   if (fuse_session_mount(se, pos[1].c_str()) != 0) return 6;
+#ifdef PASSTHROUGH_URING
+  luksfs::fs::UringOptions uo;
+  uo.mode = io_uring ? luksfs::fs::UringMode::kOn : luksfs::fs::UringMode::kOff;
+  uo.max_payload = kMaxRequest;
+  luksfs::fs::UringTransport uring(uo);
+  if (luksfs::Status us = uring.Attach(se); !us.ok()) {
+    fprintf(stderr, "passthrough: --io-uring: %s\n", us.ToString().c_str());
+    fuse_session_unmount(se);
+    return 6;
+  }
+#else
+  if (io_uring) {
+    fprintf(stderr, "passthrough: built without -DPASSTHROUGH_URING\n");
+    fuse_session_unmount(se);
+    return 6;
+  }
+#endif
   if (!pidfile.empty()) {
     FILE* f = fopen(pidfile.c_str(), "w");
     if (f != nullptr) {
@@ -307,6 +346,14 @@ int main(int argc, char** argv) {
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_session_unmount(se);
+#ifdef PASSTHROUGH_URING
+  if (io_uring) {
+    fprintf(stderr, "passthrough: transport %s, %llu request(s) over io_uring\n",
+            uring.Describe().c_str(),
+            static_cast<unsigned long long>(uring.served()));
+  }
+  uring.Stop();  // after the unmount: no request can wait on a ring
+#endif
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
   close(g.fd);

@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
 # luksfs benchmark harness: `make bench` (or run directly, as root).
 #
-# Measures, interleaved in one run: luksfs (LUKS1 and LUKS2 images),
-# qemu-storage-daemon's FUSE export (LUKS1), nbdkit --filter=luks under
-# nbdfuse (LUKS1), a plain FUSE passthrough of the same bytes (the ceiling)
-# and the raw backing file, with fio; plus a crypto micro-benchmark. Writes
-# contrib/bench/RESULTS.md. See contrib/bench/README.md.
+# Measures, interleaved in one run: luksfs (LUKS1 and LUKS2 images, LUKS1
+# over FUSE-io_uring, qcow2+LUKS), qemu-storage-daemon's FUSE export (LUKS1
+# and qcow2+LUKS), nbdkit --filter=luks under nbdfuse (LUKS1), a plain FUSE
+# passthrough of the same bytes (the ceiling: without and with clone_fd, and
+# over io_uring) and the raw backing file, with fio; allocating writes on a
+# fresh qcow2+LUKS image; `cp --sparse=always` of a large sparse qcow2+LUKS
+# view; plus a crypto micro-benchmark. Writes contrib/bench/RESULTS.md. See
+# contrib/bench/README.md.
 #
 # Environment (all optional):
-#   BENCH_QUICK=1        256 MiB images, 5 s jobs, 1 s ramp, 1 round: ~10 min
+#   BENCH_QUICK=1        256 MiB images, 5 s jobs, 1 s ramp, 1 round: ~20 min
 #   BENCH_DIR            work dir (default /var/tmp/luksfs-bench); images,
 #                        mounts, raw fio JSON and logs live there
 #   BENCH_SIZE           plaintext size of each image (default 1G; quick 256M)
 #   BENCH_RUNTIME        seconds per timed fio job (default 10; quick 5)
 #   BENCH_RAMP           fio ramp seconds (default 2; quick 1)
 #   BENCH_ROUNDS         rounds over all configurations (default 2; quick 1)
-#   BENCH_CONFIGS        subset/order of: luksfs qsd nbdfuse ceiling raw luksfs2
+#   BENCH_CONFIGS        subset/order of: luksfs luksfs-uring qsd nbdfuse
+#                        ceiling ceiling-clone ceiling-uring raw luksfs2
+#                        luksfs-qcow2 qsd-qcow2 luksfs-qcow2new qsd-qcow2new
+#                        luksfs-sparse
 #                        (also available: luksfs-dio = luksfs --direct-io)
+#   BENCH_SPARSE_SIZE    virtual size of the sparse qcow2 view (default 100G;
+#                        quick 20G)
+#   BENCH_SPARSE_ALLOC   bytes allocated in it (default 1G; quick 128M)
 #   BENCH_JOBS           subset of the fio job names (see JOB_NAMES below)
 #   BENCH_RESULTS        output file (default contrib/bench/RESULTS.md;
 #                        quick mode: $BENCH_DIR/RESULTS-quick.md)
@@ -42,16 +51,20 @@ if [ "$QUICK" = 1 ]; then
   RAMP=${BENCH_RAMP:-1}
   CRYPTO_SECONDS=0.2
   DEFAULT_ROUNDS=1
+  SPARSE_SIZE_SPEC=${BENCH_SPARSE_SIZE:-20G}
+  SPARSE_ALLOC_SPEC=${BENCH_SPARSE_ALLOC:-128M}
 else
   SIZE_SPEC=${BENCH_SIZE:-1G}
   RUNTIME=${BENCH_RUNTIME:-10}
   RAMP=${BENCH_RAMP:-2}
   CRYPTO_SECONDS=0.5
   DEFAULT_ROUNDS=2
+  SPARSE_SIZE_SPEC=${BENCH_SPARSE_SIZE:-100G}
+  SPARSE_ALLOC_SPEC=${BENCH_SPARSE_ALLOC:-1G}
 fi
 WORK=${BENCH_DIR:-/var/tmp/luksfs-bench}
 ROUNDS=${BENCH_ROUNDS:-$DEFAULT_ROUNDS}
-CONFIGS=(${BENCH_CONFIGS:-luksfs qsd nbdfuse ceiling raw luksfs2})
+CONFIGS=(${BENCH_CONFIGS:-luksfs luksfs-uring qsd nbdfuse ceiling ceiling-clone ceiling-uring raw luksfs2 luksfs-qcow2 qsd-qcow2 luksfs-qcow2new qsd-qcow2new luksfs-sparse})
 LUKSFS_OPTS=(${BENCH_LUKSFS_OPTS:-})
 CEILING_OPTS=(${BENCH_CEILING_OPTS:-})
 if [ -n "${BENCH_RESULTS:-}" ]; then
@@ -63,9 +76,21 @@ else
 fi
 
 JOB_NAMES=(seqread-dio seqread-buf seqwrite-dio seqwrite-buf
-           randread-qd1 randread-qd32 randread-4jobs
-           randwrite-qd1 randwrite-qd32 randwrite-4jobs)
+           randread-qd1 randread-qd32 randread-4jobs randread-4x32
+           randwrite-qd1 randwrite-qd32 randwrite-4jobs seqwrite-alloc cp-sparse)
 [ -n "${BENCH_JOBS:-}" ] && JOB_NAMES=(${BENCH_JOBS})
+# The jobs a configuration runs: a fresh (empty) qcow2 image is only
+# interesting for the allocating write, the sparse view for the copy.
+config_jobs() {
+  local j
+  for j in "${JOB_NAMES[@]}"; do
+    case $1:$j in
+      *-qcow2new:seqwrite-alloc|luksfs-sparse:cp-sparse) echo "$j" ;;
+      *-qcow2new:*|luksfs-sparse:*|*:cp-sparse) ;;
+      *) echo "$j" ;;
+    esac
+  done
+}
 
 T0=$SECONDS
 log() { printf '[bench %s +%ds] %s\n' "$(date +%H:%M:%S)" $((SECONDS - T0)) "$*" >&2; }
@@ -74,6 +99,11 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (FUSE mounts of other daemons, drop_caches, apt)"
 SIZE=$(numfmt --from=iec "$SIZE_SPEC") || die "bad BENCH_SIZE $SIZE_SPEC"
 [ $((SIZE % 1048576)) -eq 0 ] || die "BENCH_SIZE must be a multiple of 1 MiB"
+SPARSE_SIZE=$(numfmt --from=iec "$SPARSE_SIZE_SPEC") || die "bad BENCH_SPARSE_SIZE $SPARSE_SIZE_SPEC"
+SPARSE_ALLOC=$(numfmt --from=iec "$SPARSE_ALLOC_SPEC") || die "bad BENCH_SPARSE_ALLOC $SPARSE_ALLOC_SPEC"
+[ $((SPARSE_ALLOC % (16 * 1048576))) -eq 0 ] && [ "$SPARSE_ALLOC" -le $((SPARSE_SIZE / 2)) ] \
+  || die "BENCH_SPARSE_ALLOC must be a multiple of 16 MiB and at most half of BENCH_SPARSE_SIZE"
+has_config() { local c; for c in "${CONFIGS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 
 # ---------------------------------------------------------------- packages
 # Bench-only Debian packages. qemu-storage-daemon ships in qemu-system-common
@@ -109,6 +139,12 @@ REF=$IMG/ref.raw        # random plaintext, never written after creation
 PLAIN=$IMG/plain.raw    # copy of REF: backing of the ceiling and raw configs
 LUKS1=$IMG/luks1.img    # qemu-img convert of REF
 LUKS2=$IMG/luks2.img    # cryptsetup luksFormat, filled with REF through luksfs
+QCOW2=$IMG/qcow2.img    # qemu-img convert -O qcow2 -o encrypt.format=luks of REF
+QCOW2NEW=$IMG/qcow2new.img          # empty qcow2+LUKS, made afresh for each mount (luksfs)
+QCOW2NEW_QSD=$IMG/qcow2new-qsd.img  # the same for qemu-storage-daemon
+SPARSE=$IMG/sparse.qcow2            # SPARSE_SIZE view, SPARSE_ALLOC allocated
+SPARSE_REF=$IMG/sparse-ref.raw      # qemu-img convert of SPARSE (a sparse file)
+SPARSE_COPY=$IMG/sparse-copy.raw    # cp --sparse=always of the luksfs view
 CMDS=$RES/commands.txt
 : >"$CMDS"
 declare -A CMD_SEEN=()
@@ -159,14 +195,42 @@ cleanup() {
     fi
   done
   for m in "${MOUNTED[@]}"; do is_mounted "$m" && fusermount3 -u -z "$m" 2>/dev/null; done
+  if [ -n "$URING_SAVED" ]; then
+    log "cleanup: restoring fuse.enable_uring=$URING_SAVED"
+    echo "$URING_SAVED" >"$URING_PARAM" 2>/dev/null || log "WARNING: could not restore $URING_PARAM"
+  fi
+  rm -f "$SPARSE_COPY"
   if [ "${BENCH_KEEP:-0}" != 1 ] && [ $rc -eq 0 ]; then
     rm -f "$REF" "$PLAIN" "$LUKS1" "$LUKS2" "$IMG"/check*.raw
+    rm -f "$QCOW2" "$QCOW2NEW" "$QCOW2NEW_QSD" "$SPARSE" "$SPARSE_REF"
   fi
   exit $rc
 }
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_SAVED=   # the parameter's value before this run, once we changed it
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# FUSE over io_uring: the kernel parameter is switched on for the whole run
+# (a ring daemon needs it at every COMMIT_AND_FETCH, not only at mount) and
+# put back by cleanup. While it is on, every other luksfs configuration
+# mounts with --io-uring=off, so that they stay on /dev/fuse.
+if has_config luksfs-uring || has_config ceiling-uring; then
+  if [ -w "$URING_PARAM" ]; then
+    cur=$(cat "$URING_PARAM")
+    if [ "$cur" != Y ]; then
+      URING_SAVED=$cur
+      echo Y >"$URING_PARAM" || die "cannot set $URING_PARAM"
+      log "set fuse.enable_uring=Y for the run (was $cur; restored at exit)"
+    fi
+  else
+    log "this kernel has no fuse.enable_uring: dropping luksfs-uring and ceiling-uring"
+    kept=()
+    for c in "${CONFIGS[@]}"; do case $c in *-uring) ;; *) kept+=("$c") ;; esac; done
+    CONFIGS=("${kept[@]}")
+  fi
+fi
 
 # ---------------------------------------------------------------- build
 if [ -z "${MAKELEVEL:-}" ] && [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -184,6 +248,12 @@ CXXF=(-O2 -g -std=c++20 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64)
 g++ "${CXXF[@]}" -DFUSE_USE_VERSION=314 $(pkg-config --cflags fuse3) \
   "$SRC/passthrough.cc" -o "$BIN/passthrough" $(pkg-config --libs fuse3)
 record "g++ ${CXXF[*]} -DFUSE_USE_VERSION=314 \$(pkg-config --cflags fuse3) contrib/bench/passthrough.cc -o passthrough \$(pkg-config --libs fuse3)"
+# The same passthrough speaking FUSE-over-io_uring through luksfs's ring
+# transport (fs/fuse/uring_transport.cc, from build/libfs.a).
+# shellcheck disable=SC2046
+(cd "$REPO" && g++ "${CXXF[@]}" -DFUSE_USE_VERSION=314 -DPASSTHROUGH_URING -I. $(pkg-config --cflags fuse3) \
+   "$SRC/passthrough.cc" build/libfs.a build/libcommon.a -o "$BIN/passthrough-uring" $(pkg-config --libs fuse3 liburing))
+record "g++ ${CXXF[*]} -DFUSE_USE_VERSION=314 -DPASSTHROUGH_URING -I. \$(pkg-config --cflags fuse3) contrib/bench/passthrough.cc build/libfs.a build/libcommon.a -o passthrough-uring \$(pkg-config --libs fuse3 liburing)"
 (cd "$REPO" && g++ "${CXXF[@]}" -I. "$SRC/crypto_bench.cc" build/libcrypto.a build/libcommon.a \
    -lssl -lcrypto -lsodium -largon2 -o "$BIN/crypto_bench")
 record "g++ ${CXXF[*]} -I. contrib/bench/crypto_bench.cc build/libcrypto.a build/libcommon.a -lssl -lcrypto -lsodium -largon2 -o crypto_bench"
@@ -206,7 +276,8 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "luksfs: $("$BIN/luksfs" --version 2>&1 | head -1), binary sha256 $LUKSFS_SHA..., built $LUKSFS_MTIME"
   echo "git: $(cd "$REPO" && { git rev-parse --short HEAD 2>/dev/null || echo 'no commit'; }) ($(cd "$REPO" && git status --porcelain 2>/dev/null | wc -l) changed files)"
   echo "disk: $(df -h --output=source,fstype "$WORK" | tail -1 | tr -s ' ')"
-  echo "settings: size=$SIZE_SPEC runtime=${RUNTIME}s ramp=${RAMP}s rounds=$ROUNDS quick=$QUICK configs=${CONFIGS[*]} luksfs_opts='${LUKSFS_OPTS[*]}' ceiling_opts='${CEILING_OPTS[*]}'"
+  echo "fuse.enable_uring: $(cat "$URING_PARAM" 2>/dev/null || echo absent) (before the run: ${URING_SAVED:-unchanged})"
+  echo "settings: sparse_size=$SPARSE_SIZE_SPEC sparse_alloc=$SPARSE_ALLOC_SPEC size=$SIZE_SPEC runtime=${RUNTIME}s ramp=${RAMP}s rounds=$ROUNDS quick=$QUICK configs=${CONFIGS[*]} luksfs_opts='${LUKSFS_OPTS[*]}' ceiling_opts='${CEILING_OPTS[*]}'"
   echo "load_start: $LOAD_START"
 } >"$RES/machine.txt"
 
@@ -258,6 +329,52 @@ rec cryptsetup luksFormat --batch-mode --type luks2 --sector-size 4096 \
   --cipher aes-xts-plain64 --key-size 512 --pbkdf argon2id --pbkdf-force-iterations 4 \
   --pbkdf-memory 1048576 --pbkdf-parallel 2 --key-file "$PW" "$LUKS2"
 
+# qcow2+LUKS, as qemu-img makes it (same cipher as the LUKS1 image). The
+# encrypted qcow2 is made from the same ref.raw, so every cluster is
+# allocated; the fresh images (allocating writes) are made at each mount.
+QCOW2_ENC=encrypt.format=luks,encrypt.key-secret=sec0,encrypt.cipher-alg=aes-256,encrypt.cipher-mode=xts,encrypt.ivgen-alg=plain64,encrypt.hash-alg=sha256
+qcow2_opts() { printf 'driver=qcow2,encrypt.key-secret=sec0,file.filename=%s' "$1"; }
+retry_qemu() {  # retry_qemu OUTPUT CMD...: qemu's PBKDF2 calibration can fail when busy
+  local out=$1 try; shift
+  for try in 1 2 3 4; do
+    rec "$@" && return 0
+    rm -f "$out"
+    [ "$try" -lt 4 ] || die "$1 failed 4 times: $*"
+    log "$1 failed; retrying"
+    sleep 2
+  done
+}
+make_qcow2_new() {  # make_qcow2_new IMAGE: an empty qcow2+LUKS of the view size
+  rm -f "$1"
+  retry_qemu "$1" qemu-img create -q -f qcow2 "${QEMU_SECRET[@]}" -o "$QCOW2_ENC" "$1" "$SIZE"
+}
+if has_config luksfs-qcow2 || has_config qsd-qcow2; then
+  rm -f "$QCOW2"
+  retry_qemu "$QCOW2" qemu-img convert "${QEMU_SECRET[@]}" -O qcow2 -o "$QCOW2_ENC" "$REF" "$QCOW2"
+  log "checking the qcow2+LUKS image with qemu-img (whole view)"
+  record qemu-img convert "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts qcow2.img)" -O raw check2.raw "&&" cmp check2.raw ref.raw
+  qemu-img convert "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts "$QCOW2")" -O raw "$IMG/check2.raw"
+  cmp "$IMG/check2.raw" "$REF" || die "qemu-img's decryption of the qcow2+LUKS image differs from the reference"
+  rm -f "$IMG/check2.raw"
+  echo "qcow2: qemu-img convert of qcow2.img (made by qemu-img convert -O qcow2 -o encrypt.format=luks of ref.raw) equals the reference" >>"$RES/verify.txt"
+  echo "qcow2_image: qemu-img convert -O qcow2 -o $QCOW2_ENC (64 KiB clusters, every cluster allocated)" >>"$RES/machine.txt"
+fi
+if has_config luksfs-sparse; then
+  # SPARSE_ALLOC bytes in 16 pieces spread over the view, each a different
+  # byte pattern, written by qemu-io.
+  rm -f "$SPARSE" "$SPARSE_REF"
+  retry_qemu "$SPARSE" qemu-img create -q -f qcow2 "${QEMU_SECRET[@]}" -o "$QCOW2_ENC" "$SPARSE" "$SPARSE_SIZE"
+  piece=$((SPARSE_ALLOC / 16)) qio_cmds=()
+  for i in $(seq 0 15); do
+    qio_cmds+=(-c "write -q -P $((i + 1)) $((i * (SPARSE_SIZE / 16) / 65536 * 65536)) $piece")
+  done
+  rec qemu-io "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts "$SPARSE")" "${qio_cmds[@]}" >/dev/null \
+    || die "qemu-io could not write the sparse image"
+  # qemu's own decryption, as a sparse raw file: the oracle of the copies.
+  rec qemu-img convert "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts "$SPARSE")" -O raw "$SPARSE_REF"
+  echo "sparse_image: qemu-img create -f qcow2 -o $QCOW2_ENC, $SPARSE_SIZE_SPEC virtual, 16 x $((piece / 1048576)) MiB written by qemu-io (write -P), $SPARSE_ALLOC_SPEC allocated" >>"$RES/machine.txt"
+fi
+
 json_field() {  # json_field IMAGE PYEXPR  (over `luksfs info --json`)
   "$BIN/luksfs" info --json "$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"
 }
@@ -297,8 +414,11 @@ luksfs_pid() {
   "$BIN/luksfs" pid "$1"
 }
 
+# While fuse.enable_uring is on for the run, luksfs would pick io_uring by
+# itself (--io-uring=auto): every configuration but luksfs-uring says off.
 mount_luksfs_image() {  # mount_luksfs_image IMAGE DIR [extra options]
   local image=$1 dir=$2; shift 2
+  case " $* " in *" --io-uring="*) ;; *) set -- --io-uring=off "$@" ;; esac
   mkdir -p "$dir"
   MOUNTED+=("$dir")
   local t0; t0=$(now)
@@ -321,16 +441,33 @@ mount_luksfs2()    { mount_luksfs_image "$LUKS2" "$MNT/luksfs2"; }
 umount_luksfs2()   { umount_luksfs_dir "$MNT/luksfs2"; }
 mount_luksfs-dio() { mount_luksfs_image "$LUKS1" "$MNT/luksfs-dio" --direct-io; }
 umount_luksfs-dio() { umount_luksfs_dir "$MNT/luksfs-dio"; }
+mount_luksfs-uring()  { mount_luksfs_image "$LUKS1" "$MNT/luksfs-uring" --io-uring=on; }
+umount_luksfs-uring() { umount_luksfs_dir "$MNT/luksfs-uring"; }
+mount_luksfs-qcow2()  { mount_luksfs_image "$QCOW2" "$MNT/luksfs-qcow2"; }
+umount_luksfs-qcow2() { umount_luksfs_dir "$MNT/luksfs-qcow2"; }
+mount_luksfs-qcow2new()  { make_qcow2_new "$QCOW2NEW"; mount_luksfs_image "$QCOW2NEW" "$MNT/luksfs-qcow2new"; }
+umount_luksfs-qcow2new() { umount_luksfs_dir "$MNT/luksfs-qcow2new"; }
+mount_luksfs-sparse()  { mount_luksfs_image "$SPARSE" "$MNT/luksfs-sparse"; }
+umount_luksfs-sparse() { umount_luksfs_dir "$MNT/luksfs-sparse"; }
 
-mount_qsd() {
-  local f=$MNT/qsd.raw
+mount_qsd() { qsd_export qsd.raw "driver=luks,node-name=luks0,key-secret=sec0,file=file0" "$LUKS1"; }
+mount_qsd-qcow2() { qsd_export qsd-qcow2.raw "driver=qcow2,node-name=luks0,encrypt.format=luks,encrypt.key-secret=sec0,file=file0" "$QCOW2"; }
+mount_qsd-qcow2new() {
+  make_qcow2_new "$QCOW2NEW_QSD"
+  qsd_export qsd-qcow2new.raw "driver=qcow2,node-name=luks0,encrypt.format=luks,encrypt.key-secret=sec0,file=file0" "$QCOW2NEW_QSD"
+}
+umount_qsd()         { qsd_stop qsd.raw; }
+umount_qsd-qcow2()   { qsd_stop qsd-qcow2.raw; }
+umount_qsd-qcow2new() { qsd_stop qsd-qcow2new.raw; }
+qsd_export() {  # qsd_export FILE_NAME FORMAT_BLOCKDEV IMAGE
+  local f=$MNT/$1
   rm -f "$RUN/qsd.pid"
   touch "$f"   # the FUSE export mounts over an existing regular file
   MOUNTED+=("$f")
   local t0; t0=$(now)
   rec qemu-storage-daemon --daemonize --pidfile "$RUN/qsd.pid" "${QEMU_SECRET[@]}" \
-    --blockdev "driver=file,node-name=file0,filename=$LUKS1" \
-    --blockdev "driver=luks,node-name=luks0,key-secret=sec0,file=file0" \
+    --blockdev "driver=file,node-name=file0,filename=$3" \
+    --blockdev "$2" \
     --export "type=fuse,id=exp0,node-name=luks0,mountpoint=$f,writable=on" \
     >>"$RUN/qsd.log" 2>&1 || die "qemu-storage-daemon failed: $(tail -3 "$RUN/qsd.log")"
   MOUNT_SECS=$(elapsed "$t0" "$(now)")
@@ -339,14 +476,15 @@ mount_qsd() {
   LIVE_PIDS[${PIDS[0]}]=qemu-storage-daemon
   TARGET=$f
 }
-umount_qsd() {
+qsd_stop() {  # qsd_stop FILE_NAME
   # SIGTERM first: after an external fusermount3 -u, qsd 7.2 keeps spinning.
   # On SIGTERM it exits but may leave the FUSE mount behind, hence the -u.
-  record kill QSD_PID "&&" fusermount3 -u "$MNT/qsd.raw"
+  local f=$MNT/$1
+  record kill QSD_PID "&&" fusermount3 -u "$f"
   kill "${PIDS[0]}" 2>/dev/null || true
   wait_gone "${PIDS[0]}" 30 || { log "qsd did not exit on SIGTERM; SIGKILL"; kill -9 "${PIDS[0]}" || true; }
   unset "LIVE_PIDS[${PIDS[0]}]"
-  if is_mounted "$MNT/qsd.raw"; then fusermount3 -u "$MNT/qsd.raw" || fusermount3 -u -z "$MNT/qsd.raw" || true; fi
+  if is_mounted "$f"; then fusermount3 -u "$f" || fusermount3 -u -z "$f" || true; fi
 }
 
 mount_nbdfuse() {
@@ -385,14 +523,28 @@ umount_nbdfuse() {
   unset "LIVE_PIDS[${PIDS[0]}]"
 }
 
-mount_ceiling() {
-  local d=$MNT/ceiling
+# The ceiling variants: libfuse's /dev/fuse loop without clone_fd (ceiling),
+# with it (ceiling-clone, as luksfs mounts), and over io_uring through
+# luksfs's ring transport (ceiling-uring, clone_fd on as in luksfs).
+mount_ceiling()       { ceiling_start ceiling passthrough; }
+mount_ceiling-clone() { ceiling_start ceiling-clone passthrough --clone-fd; }
+mount_ceiling-uring() { ceiling_start ceiling-uring passthrough-uring --clone-fd --io-uring; }
+umount_ceiling()       { ceiling_stop ceiling; }
+umount_ceiling-clone() { ceiling_stop ceiling-clone; }
+umount_ceiling-uring() {
+  ceiling_stop ceiling-uring
+  # The passthrough logs, at exit, how many requests the rings carried.
+  local t; t=$(grep 'transport' "$RUN/passthrough.log" | tail -1)
+  [ -n "$t" ] && echo "ceiling-uring: $t" >>"$RES/transport.txt"
+}
+ceiling_start() {  # ceiling_start CONFIG BINARY [options]
+  local d=$MNT/$1 bin=$2; shift 2
   mkdir -p "$d"
   MOUNTED+=("$d")
   rm -f "$RUN/passthrough.pid"
   local t0; t0=$(now)
-  record passthrough "${CEILING_OPTS[@]}" --pidfile "$RUN/passthrough.pid" "$PLAIN" "$d" "&"
-  "$BIN/passthrough" "${CEILING_OPTS[@]}" --pidfile "$RUN/passthrough.pid" "$PLAIN" "$d" \
+  record "$bin" "${CEILING_OPTS[@]}" "$@" --pidfile "$RUN/passthrough.pid" "$PLAIN" "$d" "&"
+  "$BIN/$bin" "${CEILING_OPTS[@]}" "$@" --pidfile "$RUN/passthrough.pid" "$PLAIN" "$d" \
     </dev/null >>"$RUN/passthrough.log" 2>&1 &
   local pid=$!
   LIVE_PIDS[$pid]=passthrough
@@ -401,9 +553,9 @@ mount_ceiling() {
   PIDS=("$pid")
   TARGET=$d/disk.raw
 }
-umount_ceiling() {
-  record fusermount3 -u "$MNT/ceiling"
-  fusermount3 -u "$MNT/ceiling" || true
+ceiling_stop() {
+  record fusermount3 -u "$MNT/$1"
+  fusermount3 -u "$MNT/$1" || true
   wait "${PIDS[0]}" 2>/dev/null || true
   unset "LIVE_PIDS[${PIDS[0]}]"
 }
@@ -413,8 +565,12 @@ umount_raw() { :; }
 
 backing_of() {  # the file a configuration's daemon reads
   case $1 in
-    luksfs|luksfs-dio|qsd|nbdfuse) echo "$LUKS1" ;;
+    luksfs|luksfs-dio|luksfs-uring|qsd|nbdfuse) echo "$LUKS1" ;;
     luksfs2) echo "$LUKS2" ;;
+    luksfs-qcow2|qsd-qcow2) echo "$QCOW2" ;;
+    luksfs-qcow2new) echo "$QCOW2NEW" ;;
+    qsd-qcow2new) echo "$QCOW2NEW_QSD" ;;
+    luksfs-sparse) echo "$SPARSE" ;;
     *) echo "$PLAIN" ;;
   esac
 }
@@ -434,17 +590,67 @@ job_args() {
     randread-qd1)    echo "--rw=randread --bs=4k --direct=1 --iodepth=1 ${TIMED[*]}" ;;
     randread-qd32)   echo "--rw=randread --bs=4k --direct=1 --iodepth=32 ${TIMED[*]}" ;;
     randread-4jobs)  echo "--rw=randread --bs=4k --direct=1 --iodepth=1 --numjobs=4 ${TIMED[*]}" ;;
+    # Parallel small reads: what FUSE over io_uring is for.
+    randread-4x32)   echo "--rw=randread --bs=4k --direct=1 --iodepth=32 --numjobs=4 ${TIMED[*]}" ;;
     randwrite-qd1)   echo "--rw=randwrite --bs=4k --direct=1 --iodepth=1 ${TIMED[*]}" ;;
     randwrite-qd32)  echo "--rw=randwrite --bs=4k --direct=1 --iodepth=32 ${TIMED[*]}" ;;
     randwrite-4jobs) echo "--rw=randwrite --bs=4k --direct=1 --iodepth=1 --numjobs=4 ${TIMED[*]}" ;;
+    # One pass over the view: on a fresh qcow2 image every request allocates
+    # (a timed loop would wrap and overwrite what it allocated).
+    seqwrite-alloc)  echo "--rw=write --bs=1M --direct=1 --iodepth=1 --runtime=$((RUNTIME * 6))" ;;
     *) die "unknown job $1" ;;
   esac
 }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
+rchar_of() {  # bytes PIDS read through read(2)/pread(2) so far (/proc/PID/io)
+  local p v sum=0
+  for p in "${PIDS[@]}"; do
+    v=$(awk '/^rchar:/{print $2}' "/proc/$p/io" 2>/dev/null || echo 0); sum=$((sum + ${v:-0}))
+  done
+  echo "$sum"
+}
+# cp --sparse=always of the whole sparse view, timed; the copy must equal
+# qemu's decryption (qemu-img compare: it reads only what is allocated).
+# Writes OUT/cp-sparse.json: seconds, sizes, and the bytes the daemon read
+# from the image meanwhile (rchar: its preads, plus the FUSE request headers).
+run_cp_sparse() {  # run_cp_sparse OUTDIR
+  local out=$1 t0 t1 r0 r1 rc=0
+  rm -f "$SPARSE_COPY"
+  sync
+  record "cat sparse.qcow2 > /dev/null; time cp --sparse=always \$TARGET sparse-copy.raw   # rchar of the daemon before/after"
+  cat "$SPARSE" >/dev/null
+  r0=$(rchar_of); t0=$(now)
+  timeout -k 20 $((RUNTIME * 6 + 120)) cp --sparse=always "$TARGET" "$SPARSE_COPY" 2>"$out/cp-sparse.err" || rc=$?
+  t1=$(now); r1=$(rchar_of)
+  if [ $rc -ne 0 ]; then
+    log "cp --sparse=always on the sparse view FAILED (exit $rc): $(head -c 300 "$out/cp-sparse.err")"
+    echo "$rc" >"$out/cp-sparse.failed"
+    return 0
+  fi
+  record qemu-img compare -f raw -F raw sparse-copy.raw sparse-ref.raw
+  if ! qemu-img compare -q -f raw -F raw "$SPARSE_COPY" "$SPARSE_REF" 2>>"$out/cp-sparse.err"; then
+    log "the copy of the sparse view differs from qemu's decryption"
+    echo "copy differs from qemu-img's decryption" >>"$out/cp-sparse.err"
+    echo 1 >"$out/cp-sparse.failed"
+    return 0
+  fi
+  python3 - "$out/cp-sparse.json" "$t0" "$t1" "$((r1 - r0))" "$SPARSE_SIZE" "$SPARSE_ALLOC" \
+    "$(($(stat -c '%b*%B' "$SPARSE_COPY")))" "$(($(stat -L -c '%b*%B' "$TARGET")))" <<'PY'
+import json, sys
+out, t0, t1, read, view, alloc, copy_alloc, view_blocks = sys.argv[1:]
+json.dump({"seconds": float(t1) - float(t0), "daemon_read_bytes": int(read),
+           "view_bytes": int(view), "allocated_bytes": int(alloc),
+           "copy_allocated_bytes": int(copy_alloc), "view_st_blocks_bytes": int(view_blocks)},
+          open(out, "w"))
+PY
+  rm -f "$SPARSE_COPY"
+}
+
 run_job() {  # run_job CONFIG JOB OUTDIR
   local cfg=$1 job=$2 out=$3
+  if [ "$job" = cp-sparse ]; then run_cp_sparse "$out"; return 0; fi
   local -a args
   read -r -a args <<<"$(job_args "$job")"
   sync
@@ -506,9 +712,25 @@ qemu-img convert "${QEMU_SECRET[@]}" --image-opts "driver=luks,key-secret=sec0,f
 cmp -n 1048576 "$IMG/check1.raw" "$REF" || die "qemu-img's decryption of the LUKS1 image differs from the reference"
 rm -f "$IMG/check1.raw"
 for cfg in "${CONFIGS[@]}"; do
-  case $cfg in raw|ceiling) continue ;; esac
+  case $cfg in raw|ceiling*) continue ;; esac
   "mount_$cfg"
-  verify_view "$cfg"
+  case $cfg in
+    *-qcow2new)
+      # A fresh image: the whole view reads as zeros.
+      if cmp -s -n "$SIZE" "$TARGET" /dev/zero; then
+        log "  $cfg: the fresh image's view reads as zeros"
+        echo "$cfg: whole view of the fresh image reads as zeros" >>"$RES/verify.txt"
+      else
+        die "$cfg: the fresh image's view is not all zeros: $(cmp -n "$SIZE" "$TARGET" /dev/zero 2>&1 | head -1)"
+      fi ;;
+    luksfs-sparse)
+      mkdir -p "$RES/verify-sparse"
+      run_cp_sparse "$RES/verify-sparse"
+      [ -e "$RES/verify-sparse/cp-sparse.failed" ] && die "$cfg: $(cat "$RES/verify-sparse/cp-sparse.err")"
+      log "  $cfg: cp --sparse=always of the view equals qemu-img's decryption"
+      echo "$cfg: cp --sparse=always of the $SPARSE_SIZE_SPEC view equals qemu-img's decryption (qemu-img compare); so does every timed copy" >>"$RES/verify.txt" ;;
+    *) verify_view "$cfg" ;;
+  esac
   "umount_$cfg"
 done
 
@@ -521,7 +743,7 @@ for round in $(seq 1 "$ROUNDS"); do
     log "round $round/$ROUNDS: $cfg"
     "mount_$cfg"
     echo "${MOUNT_SECS}" >"$out/mount_secs"
-    for job in "${JOB_NAMES[@]}"; do
+    for job in $(config_jobs "$cfg"); do
       l=$(cut -d' ' -f1 /proc/loadavg)
       LOAD_MAX=$(python3 -c "print(max($LOAD_MAX, $l))")
       run_job "$cfg" "$job" "$out"
@@ -560,7 +782,35 @@ final_check() {
     log "LUKS2 MISMATCH after the run"
   fi
 }
+# qcow2+LUKS images after the writes of luksfs and qsd: luksfs's view must
+# equal qemu-img's decryption, and qemu-img check must find no corruption.
+final_check_qcow2() {  # final_check_qcow2 NAME IMAGE
+  local got want
+  [ -e "$2" ] || return 0
+  mount_luksfs_image "$2" "$MNT/luksfs-check"
+  got=$(sha256sum <"$TARGET" | cut -d' ' -f1)
+  umount_luksfs_dir "$MNT/luksfs-check"
+  qemu-img convert "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts "$2")" -O raw "$IMG/check2.raw"
+  want=$(sha256sum <"$IMG/check2.raw" | cut -d' ' -f1)
+  rm -f "$IMG/check2.raw"
+  if [ "$got" = "$want" ]; then
+    echo "after the run: $1 view through luksfs == qemu-img's decryption (sha256 ${want:0:16}...)" >>"$RES/verify.txt"
+  else
+    echo "**MISMATCH** after the run: $1 view through luksfs (sha256 $got) != qemu-img's decryption ($want)" >>"$RES/verify.txt"
+    log "$1 MISMATCH after the run"
+  fi
+  if qemu-img check -q "${QEMU_SECRET[@]}" --image-opts "$(qcow2_opts "$2")" >"$RUN/qcheck.log" 2>&1; then
+    echo "after the run: qemu-img check of $1: no errors" >>"$RES/verify.txt"
+  else
+    echo "**qemu-img check of $1 failed:** $(tr '\n' ' ' <"$RUN/qcheck.log" | head -c 300)" >>"$RES/verify.txt"
+    log "qemu-img check of $1 failed"
+  fi
+}
 final_check
+final_check_qcow2 "qcow2.img (written by luksfs and qsd)" "$QCOW2"
+final_check_qcow2 "qcow2new.img (last fresh image, allocated by luksfs)" "$QCOW2NEW"
+final_check_qcow2 "qcow2new-qsd.img (last fresh image, allocated by qsd)" "$QCOW2NEW_QSD"
+[ -e "$RES/transport.txt" ] && cat "$RES/transport.txt" >>"$RES/verify.txt"
 
 echo "load_max_1min: $LOAD_MAX (1-minute load average, sampled before each job)" >>"$RES/machine.txt"
 echo "load_end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/machine.txt"
