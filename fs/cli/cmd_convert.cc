@@ -26,21 +26,6 @@ namespace {
 
 constexpr int kExitInterrupted = 128 + SIGINT;
 
-int StatusExit(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument:
-    case Status::Code::kNotSupported:
-      return kExitUsage;
-    case Status::Code::kIOError:
-    case Status::Code::kNotFound:
-      return kExitStorage;
-    case Status::Code::kUnavailable:
-      return kExitInterrupted;
-    default:
-      return kExitBadImage;
-  }
-}
-
 }  // namespace
 
 int RunConvert(const Command& cmd) {
@@ -105,7 +90,7 @@ int RunConvert(const Command& cmd) {
     }
     auto h = fs::prep::BuildHeader(format, pass.span(), vk.span(), src.size);
     pass.Wipe();
-    if (!h.ok()) return Report({StatusExit(h.status()), p.b + ": " + h.status().message()});
+    if (!h.ok()) return Report({PrepExitCode(h.status()), p.b + ": " + h.status().message()});
     header = std::move(h).value();
     crypto::EngineOptions eo;
     eo.threads = p.threads;
@@ -121,11 +106,11 @@ int RunConvert(const Command& cmd) {
   std::unique_ptr<fs::prep::OutputSink> out;
   if (to_s3) {
     auto o = fs::prep::S3Output::Create(p.b, cmd.storage.s3, p.force);
-    if (!o.ok()) return Report({StatusExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     out = std::move(o).value();
   } else {
     auto o = fs::prep::OutputFile::Create(p.b, p.force);
-    if (!o.ok()) return Report({StatusExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     out = std::move(o).value();
   }
   fs::prep::ConvertTarget target;
@@ -148,7 +133,7 @@ int RunConvert(const Command& cmd) {
     if (r.status().code() == Status::Code::kUnavailable) {
       return Report({kExitInterrupted, p.b + ": interrupted; nothing written"});
     }
-    return Report({StatusExit(r.status()), p.b + ": " + r.status().message()});
+    return Report({PrepExitCode(r.status()), p.b + ": " + r.status().message()});
   }
   if (Status c = out->Commit(); !c.ok()) {
     out.reset();

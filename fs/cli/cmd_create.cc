@@ -9,6 +9,7 @@
 #include "crypto/luks2_writer.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/image.h"
+#include "fs/cli/prep_open.h"
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/create.h"
 #include "fs/prep/interrupt.h"
@@ -18,21 +19,6 @@
 namespace luksfs::cli {
 
 namespace {
-
-int CreateExit(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument:
-    case Status::Code::kNotSupported:
-      return kExitUsage;
-    case Status::Code::kIOError:
-    case Status::Code::kNotFound:
-      return kExitStorage;
-    case Status::Code::kUnavailable:
-      return 128 + 2;  // interrupted (SIGINT), as convert
-    default:
-      return kExitBadImage;
-  }
-}
 
 // --type qcow2 | qcow2-plain: the skeleton (header, LUKS1 header, L1,
 // refcounts), nothing else: every guest cluster is unallocated.
@@ -51,7 +37,7 @@ int RunCreateQcow2(const Command& cmd) {
   if (to_s3) {
     // The header is written last: hold the first part (see S3Output).
     auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
-    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     (*o)->HoldFirstPart();
     out = std::move(o).value();
   } else if (!p.force && fs::prep::PathExists(p.a)) {
@@ -69,12 +55,12 @@ int RunCreateQcow2(const Command& cmd) {
   fs::prep::InstallInterruptHandler();
   if (!out) {
     auto o = fs::prep::OutputFile::Create(p.a, p.force);
-    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     out = std::move(o).value();
   }
   auto made = fs::prep::CreateQcow2In(*out, p.size, format, pass.span());
   pass.Wipe();
-  if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
+  if (!made.ok()) return Report({PrepExitCode(made.status()), p.a + ": " + made.status().message()});
   std::cout << p.a << ": qcow2" << (format.qcow2.encrypted ? "+LUKS1" : " (not encrypted)")
             << ", " << p.size << " bytes virtual, cluster " << format.qcow2.cluster_size
             << ", file " << made->file_bytes << " bytes";
@@ -92,7 +78,7 @@ int RunCreate(const Command& cmd) {
   std::unique_ptr<fs::prep::OutputSink> s3_out;
   if (to_s3) {
     auto o = fs::prep::S3Output::Create(p.a, cmd.storage.s3, p.force);
-    if (!o.ok()) return Report({CreateExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     s3_out = std::move(o).value();
   } else if (!p.force && fs::prep::PathExists(p.a)) {
     return Report({kExitUsage, p.a + ": already exists (use --force to replace it)"});
@@ -113,7 +99,7 @@ int RunCreate(const Command& cmd) {
   fs::prep::InstallInterruptHandler();
   auto made = to_s3 ? fs::prep::CreateImageIn(*s3_out, p.size, format, pass.span())
                     : fs::prep::CreateImage(p.a, p.size, format, pass.span(), p.force);
-  if (!made.ok()) return Report({CreateExit(made.status()), p.a + ": " + made.status().message()});
+  if (!made.ok()) return Report({PrepExitCode(made.status()), p.a + ": " + made.status().message()});
   if (binding) {
     // Prove it: the new image opens with the generated passphrase.
     OpenedImage again;

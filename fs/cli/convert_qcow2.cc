@@ -4,6 +4,7 @@
 
 #include "crypto/keyslot_create.h"
 #include "fs/cli/image.h"
+#include "fs/cli/prep_open.h"
 #include "fs/cli/prep_secret.h"
 #include "fs/prep/convert.h"
 #include "fs/prep/interrupt.h"
@@ -12,25 +13,6 @@
 #include "fs/prep/s3_output.h"
 
 namespace luksfs::cli {
-
-namespace {
-
-int QcowExit(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument:
-    case Status::Code::kNotSupported:
-      return kExitUsage;
-    case Status::Code::kIOError:
-    case Status::Code::kNotFound:
-      return kExitStorage;
-    case Status::Code::kUnavailable:
-      return 128 + SIGINT;
-    default:
-      return kExitBadImage;
-  }
-}
-
-}  // namespace
 
 int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
                       SecureBuffer& src_pass) {
@@ -69,7 +51,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     }
     auto h = fs::prep::BuildQcow2LuksHeader(format, pass.span(), vk.span());
     pass.Wipe();
-    if (!h.ok()) return Report({QcowExit(h.status()), p.b + ": " + h.status().message()});
+    if (!h.ok()) return Report({PrepExitCode(h.status()), p.b + ": " + h.status().message()});
     header = std::move(h).value();
     crypto::EngineOptions eo;
     eo.threads = p.threads;
@@ -83,7 +65,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   auto target = fs::prep::Qcow2Target::Create(fs::prep::Qcow2Spec(format, src.size),
                                               engine.get());
   if (!target.ok()) {
-    return Report({QcowExit(target.status()), p.b + ": " + target.status().message()});
+    return Report({PrepExitCode(target.status()), p.b + ": " + target.status().message()});
   }
   fs::prep::InstallInterruptHandler();
   std::unique_ptr<fs::prep::OutputSink> out;
@@ -91,12 +73,12 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     // A streamed multipart upload; the header and LUKS header (written
     // last and first) live in the held first part.
     auto o = fs::prep::S3Output::Create(p.b, cmd.storage.s3, p.force);
-    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     (*o)->HoldFirstPart();
     out = std::move(o).value();
   } else {
     auto o = fs::prep::OutputFile::Create(p.b, p.force);
-    if (!o.ok()) return Report({QcowExit(o.status()), o.status().message()});
+    if (!o.ok()) return Report({PrepExitCode(o.status()), o.status().message()});
     out = std::move(o).value();
   }
   if (engine) {
@@ -124,7 +106,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     if (r.status().code() == Status::Code::kUnavailable) {
       return Report({128 + SIGINT, p.b + ": interrupted; nothing written"});
     }
-    return Report({QcowExit(r.status()), p.b + ": " + r.status().message()});
+    return Report({PrepExitCode(r.status()), p.b + ": " + r.status().message()});
   }
   if (Status c = out->Commit(); !c.ok()) {
     out.reset();

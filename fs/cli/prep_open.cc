@@ -1,5 +1,8 @@
 #include "fs/cli/prep_open.h"
 
+#include <csignal>
+
+#include "common/exit_codes.h"
 #include "fs/cli/secrets.h"
 
 namespace luksfs::cli {
@@ -95,6 +98,21 @@ std::optional<CliError> OpenPlain(const std::string& path,
   out->iv_tweak = layout.iv_tweak;
   out->engine = std::move(engine).value();
   return std::nullopt;
+}
+
+int PrepExitCode(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kNotSupported:
+      return kExitUsage;
+    case Status::Code::kIOError:
+    case Status::Code::kNotFound:
+      return kExitStorage;
+    case Status::Code::kUnavailable:
+      return 128 + SIGINT;
+    default:
+      return kExitBadImage;
+  }
 }
 
 }  // namespace luksfs::cli

@@ -24,4 +24,10 @@ std::optional<CliError> OpenPlain(const std::string& path,
                                   unsigned threads, fs::prep::PlainImage* out,
                                   SecureBuffer* passphrase);
 
+// The exit code of a failed create/convert/compare step (fs/prep Status):
+// kInvalidArgument and kNotSupported are usage (1), kIOError and kNotFound
+// storage (4), kUnavailable an interrupt (130, as after SIGINT), anything
+// else a bad image (3).
+int PrepExitCode(const Status& s);
+
 }  // namespace luksfs::cli
