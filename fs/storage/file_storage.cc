@@ -1,5 +1,6 @@
 #include "fs/storage/file_storage.h"
 
+#include "common/unique_fd.h"
 #include "fs/storage/posix_io.h"
 
 #include <fcntl.h>
@@ -11,21 +12,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <linux/falloc.h>
+#include <utility>
 
 namespace luksfs::fs {
 
 Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
                                                        bool writable) {
-  int fd = open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+  if (fd.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return Status::NotFound("no such file");
     return PosixError("cannot open", err);
   }
   struct stat st;
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd.get(), &st) != 0) {
     const int err = errno;
-    close(fd);
     return PosixError("fstat", err);
   }
   uint64_t size = 0;
@@ -36,20 +37,18 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
     const uint64_t b = static_cast<uint64_t>(st.st_blksize);
     if (b >= 512 && (b & (b - 1)) == 0) hole_block = b;
   } else if (S_ISBLK(st.st_mode)) {
-    if (ioctl(fd, BLKGETSIZE64, &size) != 0) {
+    if (ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
       const int err = errno;
-      close(fd);
       return PosixError("BLKGETSIZE64", err);
     }
   } else {
-    close(fd);
     return Status::IOError("not a regular file or block device", EINVAL);
   }
   return std::unique_ptr<FileStorage>(
-      new FileStorage(path, fd, size, writable, hole_block));
+      new FileStorage(path, std::move(fd), size, writable, hole_block));
 }
 
-FileStorage::~FileStorage() { close(fd_); }
+FileStorage::~FileStorage() = default;
 
 Status FileStorage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
   const uint64_t size = Size();
@@ -59,7 +58,7 @@ Status FileStorage::ReadAt(uint64_t offset, std::span<uint8_t> dst) const {
                               std::to_string(offset) + " passes its end (" +
                               std::to_string(size) + " bytes)");
   }
-  return PreadAll(fd_, offset, dst, "image");
+  return PreadAll(fd_.get(), offset, dst, "image");
 }
 
 Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
@@ -67,7 +66,7 @@ Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   if (src.size() > UINT64_MAX - offset) {
     return Status::InvalidArgument("write passes the end of the address space");
   }
-  LUKSFS_RETURN_IF_ERROR(PwriteAll(fd_, offset, src, "image"));
+  LUKSFS_RETURN_IF_ERROR(PwriteAll(fd_.get(), offset, src, "image"));
   // Growth: publish the new end once the bytes are there.
   const uint64_t end = offset + src.size();
   uint64_t cur = size_.load(std::memory_order_relaxed);
@@ -79,7 +78,7 @@ Status FileStorage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
 
 Status FileStorage::Flush() {
   if (!writable_) return Status();
-  if (fdatasync(fd_) != 0) return PosixError("fdatasync", errno);
+  if (fdatasync(fd_.get()) != 0) return PosixError("fdatasync", errno);
   return Status();
 }
 
@@ -97,7 +96,7 @@ Status FileStorage::PunchHole(uint64_t offset, uint64_t length) {
         std::to_string(offset) + " is not whole blocks of the image");
   }
   if (length == 0) return Status();
-  if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+  if (fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                 static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
     const int err = errno;
     if (err == EOPNOTSUPP || err == ENOSYS) {
@@ -112,7 +111,7 @@ Status FileStorage::PunchHole(uint64_t offset, uint64_t length) {
 Result<uint64_t> FileStorage::Seek(uint64_t offset, int whence) const {
   const uint64_t size = Size();
   if (offset >= size) return size;
-  const off_t r = lseek(fd_, static_cast<off_t>(offset), whence);
+  const off_t r = lseek(fd_.get(), static_cast<off_t>(offset), whence);
   if (r < 0) {
     const int err = errno;
     if (err == ENXIO) return size;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "common/unique_fd.h"
 #include "fs/storage/storage.h"
 
 namespace luksfs::fs {
@@ -36,10 +37,10 @@ class FileStorage : public Storage {
   Result<uint64_t> NextHole(uint64_t offset) const override;
 
  private:
-  FileStorage(std::string path, int fd, uint64_t size, bool writable,
+  FileStorage(std::string path, UniqueFd fd, uint64_t size, bool writable,
               uint64_t hole_block)
       : path_(std::move(path)),
-        fd_(fd),
+        fd_(std::move(fd)),
         size_(size),
         writable_(writable),
         hole_block_(hole_block) {}
@@ -47,7 +48,7 @@ class FileStorage : public Storage {
   Result<uint64_t> Seek(uint64_t offset, int whence) const;
 
   const std::string path_;
-  const int fd_;
+  const UniqueFd fd_;
   // Grows (never shrinks) as writes pass the end; see Storage::WriteAt.
   std::atomic<uint64_t> size_;
   const bool writable_;

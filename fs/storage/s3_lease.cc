@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 
 namespace luksfs::fs {
 
@@ -25,11 +26,10 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 
 std::string Nonce() {
   unsigned char b[16] = {};
-  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t ignored = read(fd, b, sizeof b);
+  UniqueFd fd(open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (fd.get() >= 0) {
+    ssize_t ignored = read(fd.get(), b, sizeof b);
     (void)ignored;
-    close(fd);
   }
   static const char kHex[] = "0123456789abcdef";
   std::string out;

@@ -18,19 +18,18 @@ namespace luksfs::fs {
 
 namespace {
 
-Result<int> OpenWriteBack(const std::string& dir, uint64_t size) {
-  int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+Result<UniqueFd> OpenWriteBack(const std::string& dir, uint64_t size) {
+  UniqueFd fd(open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd.get() < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     std::string tmpl = dir + "/luksfs-writeback-XXXXXX";
-    fd = mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd >= 0) unlink(tmpl.c_str());
+    fd.reset(mkostemp(tmpl.data(), O_CLOEXEC));
+    if (fd.get() >= 0) unlink(tmpl.c_str());
   }
-  if (fd < 0) {
+  if (fd.get() < 0) {
     return PosixError("cannot create the write-back file in --cache-dir " + dir, errno);
   }
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     const int err = errno;
-    close(fd);
     return PosixError("write-back file in " + dir + ": ftruncate", err);
   }
   return fd;
@@ -45,7 +44,7 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
   LUKSFS_ASSIGN_OR_RETURN(S3Location loc, ParseS3Uri(uri));
   LUKSFS_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client, OpenS3Client(loc, opts, env));
   LUKSFS_ASSIGN_OR_RETURN(S3ObjectInfo info, client->Head(loc.key));
-  int fd = -1;
+  UniqueFd fd;
   if (writable) {
     const std::string dir = opts.cache_dir.empty() ? "/var/tmp" : opts.cache_dir;
     LUKSFS_ASSIGN_OR_RETURN(fd, OpenWriteBack(dir, info.size));
@@ -54,19 +53,19 @@ Result<std::unique_ptr<S3Storage>> S3Storage::Open(const std::string& uri,
            " via " + client->endpoint().scheme + "://" + client->endpoint().host);
   return std::unique_ptr<S3Storage>(new S3Storage(
       "s3://" + loc.bucket + "/" + loc.key, loc.key, std::move(client), info,
-      opts, fd));
+      opts, std::move(fd)));
 }
 
 S3Storage::S3Storage(std::string name, std::string key,
                      std::unique_ptr<S3Client> client, S3ObjectInfo info,
-                     const S3Options& opts, int fd)
+                     const S3Options& opts, UniqueFd fd)
     : name_(std::move(name)),
       key_(std::move(key)),
       client_(std::move(client)),
       size_(info.size),
       opts_(opts),
-      writable_(fd >= 0),
-      fd_(fd),
+      writable_(fd.get() >= 0),
+      fd_(std::move(fd)),
       cache_(opts.cache_mib * 1024 * 1024),
       etag_(info.etag),
       remote_size_(info.size) {
@@ -93,7 +92,7 @@ S3Storage::~S3Storage() {
   stop_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   prefetch_.reset();  // drains queued read-ahead while members still live
-  if (fd_ >= 0) close(fd_);
+  fd_.reset();
 }
 
 std::string S3Storage::etag() const {
@@ -284,7 +283,7 @@ Status S3Storage::OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const {
   }
   for (const auto& r : parts) {
     LUKSFS_RETURN_IF_ERROR(PreadAll(
-        fd_, r.begin,
+        fd_.get(), r.begin,
         dst.subspan(r.begin - offset, r.end - r.begin),
         name_ + ": write-back file"));
   }
@@ -331,7 +330,7 @@ Status S3Storage::WriteAt(uint64_t offset, std::span<const uint8_t> src) {
   }
   // A write past the end extends the file (the gap stays a zero hole).
   LUKSFS_RETURN_IF_ERROR(
-      PwriteAll(fd_, offset, src, name_ + ": write-back file"));
+      PwriteAll(fd_.get(), offset, src, name_ + ": write-back file"));
   std::lock_guard<std::mutex> l(mu_);
   const uint64_t end = offset + src.size();
   const uint64_t size = size_.load(std::memory_order_relaxed);

@@ -49,6 +49,7 @@
 #include <thread>
 
 #include "common/thread_pool.h"
+#include "common/unique_fd.h"
 #include "fs/storage/s3_cache.h"
 #include "fs/storage/s3_client.h"
 #include "fs/storage/s3_uri.h"
@@ -87,7 +88,7 @@ class S3Storage : public Storage {
 
  private:
   S3Storage(std::string name, std::string key, std::unique_ptr<S3Client> client,
-            S3ObjectInfo info, const S3Options& opts, int fd);
+            S3ObjectInfo info, const S3Options& opts, UniqueFd fd);
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
@@ -115,7 +116,7 @@ class S3Storage : public Storage {
   std::atomic<uint64_t> size_;       // image size; grows under mu_
   const S3Options opts_;
   const bool writable_;
-  const int fd_;  // write-back file, -1 when read-only
+  UniqueFd fd_;  // write-back file, -1 when read-only; reset last in ~S3Storage
   mutable BlockCache cache_;
 
   mutable std::mutex mu_;
