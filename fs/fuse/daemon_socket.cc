@@ -114,8 +114,8 @@ std::string DaemonSocketName(unsigned major, unsigned minor) {
 
 // ---------------------------------------------------------------- listener
 
-DaemonSocket::DaemonSocket(int listen_fd, int wake_fd)
-    : listen_fd_(listen_fd), wake_fd_(wake_fd) {}
+DaemonSocket::DaemonSocket(UniqueFd listen_fd, UniqueFd wake_fd)
+    : listen_fd_(std::move(listen_fd)), wake_fd_(std::move(wake_fd)) {}
 
 Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(
     unsigned major, unsigned minor, std::function<void()> drop_keys) {
@@ -130,9 +130,7 @@ Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(
   }
   UniqueFd wake(eventfd(0, EFD_CLOEXEC));
   if (wake.get() < 0) return PosixError("eventfd", errno);
-  std::unique_ptr<DaemonSocket> s(new DaemonSocket(fd.get(), wake.get()));
-  fd.release();
-  wake.release();
+  std::unique_ptr<DaemonSocket> s(new DaemonSocket(std::move(fd), std::move(wake)));
   s->drop_keys_ = std::move(drop_keys);
   try {
     s->thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
@@ -145,16 +143,16 @@ Result<std::unique_ptr<DaemonSocket>> DaemonSocket::Listen(
 
 DaemonSocket::~DaemonSocket() {
   const uint64_t one = 1;
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
+  ssize_t ignored = write(wake_fd_.get(), &one, sizeof one);
   (void)ignored;
   if (thread_.joinable()) thread_.join();
-  close(listen_fd_);
-  close(wake_fd_);
+  listen_fd_.reset();
+  wake_fd_.reset();
 }
 
 // Never logs: the daemon may switch logging to syslog while this runs.
 void DaemonSocket::AcceptLoop() {
-  struct pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  struct pollfd fds[2] = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
   for (;;) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -163,19 +161,19 @@ void DaemonSocket::AcceptLoop() {
     if (fds[1].revents != 0) return;
     if (fds[0].revents & POLLNVAL) return;
     if (fds[0].revents == 0) continue;
-    const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (conn >= 0) {
-      Serve(conn);
+    UniqueFd conn(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (conn.get() >= 0) {
+      Serve(std::move(conn));
     } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
       // Out of fds or memory: back off instead of spinning.
-      struct pollfd wake = {wake_fd_, POLLIN, 0};
+      struct pollfd wake = {wake_fd_.get(), POLLIN, 0};
       if (poll(&wake, 1, 100) > 0) return;
     }
   }
 }
 
-void DaemonSocket::Serve(int conn) {
-  UniqueFd c(conn);
+void DaemonSocket::Serve(UniqueFd c) {
+  const int conn = c.get();
   // `luksfs pid` clients close at once (EOF); a request comes at once too.
   struct pollfd p = {conn, POLLIN, 0};
   if (poll(&p, 1, kRequestWaitMs) <= 0) return;

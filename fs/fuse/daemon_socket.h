@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "fs/fuse/mountinfo.h"
 
 namespace luksfs::fs {
@@ -62,13 +63,13 @@ class DaemonSocket {
   DaemonSocket& operator=(const DaemonSocket&) = delete;
 
  private:
-  DaemonSocket(int listen_fd, int wake_fd);
+  DaemonSocket(UniqueFd listen_fd, UniqueFd wake_fd);
   void AcceptLoop();
-  void Serve(int conn);  // one accepted connection; closes it
+  void Serve(UniqueFd conn);  // one accepted connection; closes it
 
   std::function<void()> drop_keys_;
-  const int listen_fd_;  // owned; close-on-exec, non-blocking
-  const int wake_fd_;    // owned eventfd; written once to stop the thread
+  UniqueFd listen_fd_;  // close-on-exec, non-blocking; closed first in ~DaemonSocket
+  UniqueFd wake_fd_;    // eventfd; written once to stop the thread
   std::thread thread_;
 };
 

@@ -1,5 +1,7 @@
 #include "fs/fuse/mount_diagnosis.h"
 
+#include "common/unique_fd.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,15 +26,16 @@ bool UserAllowOther(const std::string& fuse_conf) {
 std::string MountFailureReason(bool allow_other, uid_t euid,
                                const std::string& dev_fuse,
                                const std::string& fuse_conf) {
-  int fd = open(dev_fuse.c_str(), O_RDWR | O_CLOEXEC);
+  UniqueFd dev(open(dev_fuse.c_str(), O_RDWR | O_CLOEXEC));
   const int err = errno;
-  if (fd >= 0) close(fd);
-  if (fd < 0 && (err == EACCES || err == EPERM)) {
+  const bool opened = dev.get() >= 0;
+  dev.reset();  // only whether it opens matters
+  if (!opened && (err == EACCES || err == EPERM)) {
     return "FUSE mount failed: cannot open " + dev_fuse + ": " +
            std::strerror(err) + " (this user needs read-write access to " +
            dev_fuse + ")";
   }
-  if (fd < 0 && err == ENOENT) {
+  if (!opened && err == ENOENT) {
     return "FUSE mount failed: no " + dev_fuse +
            " (modprobe fuse; in a container, pass the device in)";
   }

@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "fs/fuse/init_hooks.h"
 
 namespace luksfs::fs {
@@ -117,7 +118,7 @@ struct UringTransport::Queue {
   size_t payload_size = 0;
   struct io_uring ring = {};
   bool ring_ok = false;
-  int eventfd = -1;
+  UniqueFd eventfd;  // owned; wakes the ring thread on Stop()
   std::vector<Entry> entries;
   // Held by the ring thread while it handles completions (the buffers are
   // in use) and by WipeBuffers(); never across io_uring_enter.
@@ -144,12 +145,10 @@ static bool QueueRegister(UringTransport::Queue* q, UringTransport::Entry* e) {
 }
 
 bool KernelOffersFuseUring() {
-  int fd = open("/sys/module/fuse/parameters/enable_uring", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  UniqueFd fd(open("/sys/module/fuse/parameters/enable_uring", O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
   char c = 0;
-  const bool yes = read(fd, &c, 1) == 1 && (c == 'Y' || c == '1');
-  close(fd);
-  return yes;
+  return read(fd.get(), &c, 1) == 1 && (c == 'Y' || c == '1');
 }
 
 uint8_t* UringReplyBuffer(size_t n) {
@@ -251,13 +250,13 @@ void UringTransport::StartRings() {
       return;
     }
     q->ring_ok = true;
-    q->eventfd = eventfd(0, EFD_CLOEXEC);
+    q->eventfd.reset(eventfd(0, EFD_CLOEXEC));
     q->entries.resize(depth);
     for (Entry& e : q->entries) {
       e.queue = q.get();
       e.hdr = static_cast<RingReqHeader*>(MapBuffer(kPage));
       e.region = static_cast<uint8_t*>(MapBuffer(kFront + payload));
-      if (e.hdr == nullptr || e.region == nullptr || q->eventfd < 0) {
+      if (e.hdr == nullptr || e.region == nullptr || q->eventfd.get() < 0) {
         Fail("cannot allocate the ring buffers");
         queues_.push_back(std::move(q));
         return;
@@ -268,7 +267,7 @@ void UringTransport::StartRings() {
       QueueRegister(q.get(), &e);
     }
     struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
-    io_uring_prep_poll_add(sqe, q->eventfd, POLLIN);
+    io_uring_prep_poll_add(sqe, q->eventfd.get(), POLLIN);
     io_uring_sqe_set_data(sqe, nullptr);
     queues_.push_back(std::move(q));
   }
@@ -402,9 +401,9 @@ void UringTransport::WipeBuffers() {
 void UringTransport::Stop() {
   std::unique_lock<std::mutex> setup(setup_mu_);
   for (auto& q : queues_) {
-    if (q->eventfd >= 0) {
+    if (q->eventfd.get() >= 0) {
       uint64_t one = 1;
-      ssize_t ignored = write(q->eventfd, &one, sizeof one);
+      ssize_t ignored = write(q->eventfd.get(), &one, sizeof one);
       (void)ignored;
     }
   }
@@ -425,8 +424,7 @@ void UringTransport::Stop() {
       e.region = nullptr;
       e.hdr = nullptr;
     }
-    if (q->eventfd >= 0) close(q->eventfd);
-    q->eventfd = -1;
+    q->eventfd.reset();
   }
   queues_.clear();
 }

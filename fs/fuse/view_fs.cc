@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "fs/fuse/daemon_socket.h"
 #include "fs/fuse/mount_diagnosis.h"
 #include "fs/fuse/mountinfo.h"
@@ -323,11 +324,10 @@ void ViewFs::SetKernelReadahead(const MountInfo& mount) {
                            ":" + std::to_string(mount.minor) +
                            "/read_ahead_kb";
   const std::string value = std::to_string(options_.kernel_readahead_kib);
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, value.data(), value.size()) < 0) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (fd.get() < 0 || write(fd.get(), value.data(), value.size()) < 0) {
     LogDebug("cannot set " + path + ": " + std::strerror(errno));
   }
-  if (fd >= 0) close(fd);
 }
 
 void ViewFs::Revoke(bool unmount) {
