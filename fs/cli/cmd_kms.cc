@@ -15,6 +15,7 @@
 #include "common/hex.h"
 #include "common/secret_file.h"
 #include "common/secure_buffer.h"
+#include "common/unique_fd.h"
 #include "crypto/af.h"
 #include "crypto/base64.h"
 #include "crypto/keyslot_create.h"
@@ -520,19 +521,21 @@ int RunUnwrap(const Command& cmd) {
     return Report(*e);
   }
   if (!plain.ok()) return Report(KmsError("KMS " + cmd.kms.uri, plain.status()));
-  int fd = STDOUT_FILENO;
+  UniqueFd out;
+  int fd = STDOUT_FILENO;  // borrowed unless --out names a file
   if (!cmd.out_file.empty() && cmd.out_file != "-") {
-    fd = open(cmd.out_file.c_str(),
-              O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    out.reset(open(cmd.out_file.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    fd = out.get();
     if (fd < 0 || fchmod(fd, 0600) != 0) {  // an existing file keeps its mode
       const int err = errno;
-      if (fd >= 0) close(fd);
+      out.reset();
       return Report({kExitStorage, cmd.out_file + ": " + std::strerror(err)});
     }
   }
   const bool ok = write(fd, plain->data(), plain->size()) ==
                   static_cast<ssize_t>(plain->size());
-  if (fd != STDOUT_FILENO) close(fd);
+  out.reset();
   if (!ok) return Report({kExitStorage, "cannot write the passphrase"});
   return kExitOk;
 }

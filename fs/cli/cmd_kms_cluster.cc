@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/unique_fd.h"
 #include "fs/cli/image.h"
 #include "kms-client/cert_info.h"
 #include "kms-client/kmip_client.h"
@@ -164,8 +165,9 @@ Status TcpReachable(const kms::Endpoint& ep, int timeout_ms) {
   }
   Status out = Status::Unavailable(ep.ToString() + ": connection refused");
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                          a->ai_protocol);
+    UniqueFd sock(socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                         a->ai_protocol));
+    const int fd = sock.get();
     if (fd < 0) continue;
     int rc = connect(fd, a->ai_addr, a->ai_addrlen);
     if (rc != 0 && errno == EINPROGRESS) {
@@ -179,7 +181,7 @@ Status TcpReachable(const kms::Endpoint& ep, int timeout_ms) {
       }
     }
     const int err = errno;
-    close(fd);
+    sock.reset();
     if (rc == 0) {
       out = Status();
       break;

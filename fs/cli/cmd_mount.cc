@@ -202,25 +202,25 @@ void RouteDaemonLog(const MountConfig& cfg) {
 void Detach(const MountConfig& cfg) {
   setsid();
   if (chdir("/") != 0) LogWarning("chdir /");
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null >= 0) {
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    dup2(null, STDERR_FILENO);
-    if (null > STDERR_FILENO) close(null);
+  UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (null.get() >= 0) {
+    dup2(null.get(), STDIN_FILENO);
+    dup2(null.get(), STDOUT_FILENO);
+    dup2(null.get(), STDERR_FILENO);
+    if (null.get() <= STDERR_FILENO) null.release();  // it is stdin/out/err now
   }
   RouteDaemonLog(cfg);
 }
 
-// Runs the whole mount in this process. `notify_fd` >= 0 receives the
+// Runs the whole mount in this process. `notify_fd`, if open, receives the
 // start-up result byte (daemon mode), and `parent` is the `luksfs mount`
 // process reading it.
-int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
+int Serve(const MountConfig& cfg, UniqueFd notify_fd, pid_t parent) {
   auto fail = [&](const CliError& e) {
     int code = Report(e);
-    if (notify_fd >= 0) {
+    if (notify_fd.get() >= 0) {
       const unsigned char b = static_cast<unsigned char>(code);
-      ssize_t ignored = write(notify_fd, &b, 1);
+      ssize_t ignored = write(notify_fd.get(), &b, 1);
       (void)ignored;
     }
     return code;
@@ -373,7 +373,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
   bool mounted = false;
   Status s = view.Run([&] {
     mounted = true;
-    if (notify_fd < 0) {
+    if (notify_fd.get() < 0) {
       LogInfo("serving " + cfg.image + " at " + cfg.mountpoint + "/" + cfg.name);
       NotifyReady("serving " + cfg.image + " at " + cfg.mountpoint);
     } else {
@@ -381,9 +381,8 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
       // written, a lost parent means nobody knows of this mount: undo it.
       prctl(PR_SET_PDEATHSIG, 0);
       const unsigned char ok = 0;
-      const bool told = !Orphaned(parent) && write(notify_fd, &ok, 1) == 1;
-      close(notify_fd);
-      notify_fd = -1;
+      const bool told = !Orphaned(parent) && write(notify_fd.get(), &ok, 1) == 1;
+      notify_fd.reset();
       if (!told) {
         LogError(cfg.mountpoint + ": `luksfs mount` died during start-up; "
                  "unmounting");
@@ -402,7 +401,7 @@ int Serve(const MountConfig& cfg, int notify_fd, pid_t parent) {
       watcher->Stop();
     }
   }, HangupWorker::Handler);
-  if (mounted && notify_fd < 0) NotifyStopping();
+  if (mounted && notify_fd.get() < 0) NotifyStopping();
   Status flushed = cfg.read_only ? Status() : volume.Flush();
   lease_view.store(nullptr);
   lease.reset();  // after the last commit: the next writer may come
@@ -451,24 +450,26 @@ int RunMount(const MountConfig& in) {
     // The bdi's read_ahead_kb in sysfs is writable by root only.
     LogWarning("--kernel-readahead needs root; the kernel default readahead stays");
   }
-  if (cfg.foreground) return Serve(cfg, -1, 0);
+  if (cfg.foreground) return Serve(cfg, UniqueFd(), 0);
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return Report({kExitMount, std::string("pipe: ") + std::strerror(errno)});
   }
+  UniqueFd rd(fds[0]);
+  UniqueFd wr(fds[1]);
   const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     return Report({kExitMount, std::string("fork: ") + std::strerror(errno)});
   }
   if (pid == 0) {
-    close(fds[0]);
+    rd.reset();
     // Die with the parent until the mount is reported (see the top).
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || Orphaned(parent)) {
       _exit(kExitMount);
     }
-    const int rc = Serve(cfg, fds[1], parent);
+    const int rc = Serve(cfg, std::move(wr), parent);
 #if defined(LUKSFS_ASAN)
     // _exit skips LeakSanitizer's check at exit: run it here, so the
     // sanitizer runs of make check see the daemon's leaks too.
@@ -476,13 +477,13 @@ int RunMount(const MountConfig& in) {
 #endif
     _exit(rc);
   }
-  close(fds[1]);
+  wr.reset();
   unsigned char code = 0;
   ssize_t n;
   do {
-    n = read(fds[0], &code, 1);
+    n = read(rd.get(), &code, 1);
   } while (n < 0 && errno == EINTR);
-  close(fds[0]);
+  rd.reset();
   if (n != 1) {
     return Report({kExitMount, cfg.mountpoint +
                                    ": the daemon exited during start-up"});

@@ -22,9 +22,9 @@ Result<SecureBuffer> ReadFile(const std::string& path, bool line) {
 }
 
 Result<SecureBuffer> Prompt(const std::string& image) {
-  int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return PosixError("cannot open the terminal", errno);
-  UniqueFd guard(fd);
+  UniqueFd tty(open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+  if (tty.get() < 0) return PosixError("cannot open the terminal", errno);
+  const int fd = tty.get();
   const std::string prompt = "Enter passphrase for " + image + ": ";
   if (write(fd, prompt.data(), prompt.size()) < 0) {
     return PosixError("cannot write the prompt", errno);
