@@ -8,18 +8,18 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/unique_fd.h"
+
 namespace luksfs::fs {
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& dest) {
   if (dest.empty()) return std::unique_ptr<AuditLog>(new AuditLog(nullptr, false));
   if (dest == "syslog") return std::unique_ptr<AuditLog>(new AuditLog(nullptr, true));
-  int fd = open(dest.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return PosixError("audit log '" + dest + "'", errno);
-  std::FILE* f = fdopen(fd, "a");
-  if (f == nullptr) {
-    close(fd);
-    return PosixError("audit log '" + dest + "'", errno);
-  }
+  UniqueFd fd(open(dest.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return PosixError("audit log '" + dest + "'", errno);
+  std::FILE* f = fdopen(fd.get(), "a");
+  if (f == nullptr) return PosixError("audit log '" + dest + "'", errno);
+  fd.release();  // f owns it now
   std::unique_ptr<AuditLog> log(new AuditLog(f, false));
   log->path_ = dest;
   return log;
@@ -27,14 +27,11 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& dest) {
 
 Status AuditLog::Reopen() {
   if (path_.empty()) return Status();
-  int fd = open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return PosixError("audit log '" + path_ + "'", errno);
-  std::FILE* f = fdopen(fd, "a");
-  if (f == nullptr) {
-    const int err = errno;
-    close(fd);
-    return PosixError("audit log '" + path_ + "'", err);
-  }
+  UniqueFd fd(open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return PosixError("audit log '" + path_ + "'", errno);
+  std::FILE* f = fdopen(fd.get(), "a");
+  if (f == nullptr) return PosixError("audit log '" + path_ + "'", errno);
+  fd.release();  // f owns it now
   std::lock_guard<std::mutex> lock(mu_);
   std::fclose(file_);
   file_ = f;

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace luksfs::fs {
 
 namespace {
@@ -86,15 +88,15 @@ Result<std::optional<KmsBinding>> FindBinding(const OpenedImage& image) {
     return std::optional<KmsBinding>();
   }
   const std::string side = SidecarPath(image.path);
-  int fd = open(side.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(open(side.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
     if (errno == ENOENT) return std::optional<KmsBinding>();
     return Status::IOError(side + ": " + std::strerror(errno), errno);
   }
   std::string text(65536, '\0');
-  ssize_t n = read(fd, text.data(), text.size());
+  ssize_t n = read(fd.get(), text.data(), text.size());
   const int err = errno;
-  close(fd);
+  fd.reset();
   if (n < 0) return Status::IOError(side + ": " + std::strerror(err), err);
   text.resize(static_cast<size_t>(n));
   auto b = BindingFromJson(text);
