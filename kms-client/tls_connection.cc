@@ -172,7 +172,7 @@ Status Pump(SSL* ssl, int fd, Deadline deadline, const Endpoint& ep,
   return Status();
 }
 
-Result<int> TcpConnect(const Endpoint& ep, Deadline deadline) {
+Result<UniqueFd> TcpConnect(const Endpoint& ep, Deadline deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -186,9 +186,10 @@ Result<int> TcpConnect(const Endpoint& ep, Deadline deadline) {
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
   std::string last = "no address";
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd =
+    UniqueFd sock(
         ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                 ai->ai_protocol);
+                 ai->ai_protocol));
+    const int fd = sock.get();
     if (fd < 0) {
       last = std::string("socket: ") + std::strerror(errno);
       continue;
@@ -199,7 +200,6 @@ Result<int> TcpConnect(const Endpoint& ep, Deadline deadline) {
       if (err == EINPROGRESS) {
         Status s = WaitFd(fd, false, deadline, ep);
         if (!s.ok()) {
-          ::close(fd);
           return Status::Unavailable("KMIP server " + ep.ToString() +
                                      ": connect timed out");
         }
@@ -207,9 +207,8 @@ Result<int> TcpConnect(const Endpoint& ep, Deadline deadline) {
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
       }
     }
-    if (err == 0) return fd;
+    if (err == 0) return sock;
     last = std::strerror(err);
-    ::close(fd);
   }
   return Status::Unavailable("KMIP server " + ep.ToString() +
                              ": connect: " + last);
@@ -302,13 +301,12 @@ std::string FormatFingerprint(std::span<const uint8_t> digest) {
 }
 
 TlsConnection::~TlsConnection() {
-  SSL_free(ssl_);
-  ::close(fd_);
+  SSL_free(ssl_);  // before fd_ closes
 }
 
 Status TlsConnection::WriteAll(std::span<const uint8_t> data,
                                Deadline deadline) {
-  return Pump(ssl_, fd_, deadline, endpoint_, "write", data.size(),
+  return Pump(ssl_, fd_.get(), deadline, endpoint_, "write", data.size(),
               [&](size_t done, int chunk) {
                 return SSL_write(ssl_, data.data() + done, chunk);
               });
@@ -316,7 +314,7 @@ Status TlsConnection::WriteAll(std::span<const uint8_t> data,
 
 Status TlsConnection::ReadExact(std::span<uint8_t> out, Deadline deadline) {
   // (a read may send an alert or a renegotiation: Pump guards SIGPIPE)
-  return Pump(ssl_, fd_, deadline, endpoint_, "read", out.size(),
+  return Pump(ssl_, fd_.get(), deadline, endpoint_, "read", out.size(),
               [&](size_t done, int chunk) {
                 return SSL_read(ssl_, out.data() + done, chunk);
               });
@@ -384,14 +382,12 @@ Result<std::unique_ptr<TlsConnection>> TlsClient::Handshake(
     const Endpoint& ep, bool trust, Status* handshake) const {
   const Deadline deadline =
       Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
-  LUKSFS_ASSIGN_OR_RETURN(int fd, TcpConnect(ep, deadline));
+  LUKSFS_ASSIGN_OR_RETURN(UniqueFd sock, TcpConnect(ep, deadline));
+  const int fd = sock.get();
   SSL* ssl = SSL_new(ctx_);
-  if (ssl == nullptr) {
-    ::close(fd);
-    return Status::Internal("SSL_new failed");
-  }
+  if (ssl == nullptr) return Status::Internal("SSL_new failed");
   // From here the connection object owns fd and ssl.
-  std::unique_ptr<TlsConnection> conn(new TlsConnection(ep, fd, ssl));
+  std::unique_ptr<TlsConnection> conn(new TlsConnection(ep, std::move(sock), ssl));
   SSL_set_fd(ssl, fd);
   const bool ip = IsIpLiteral(ep.host);
   if (!ip) SSL_set_tlsext_host_name(ssl, ep.host.c_str());

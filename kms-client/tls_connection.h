@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -86,11 +87,11 @@ class TlsConnection {
 
  private:
   friend class TlsClient;
-  TlsConnection(Endpoint endpoint, int fd, SSL* ssl)
-      : endpoint_(std::move(endpoint)), fd_(fd), ssl_(ssl) {}
+  TlsConnection(Endpoint endpoint, UniqueFd fd, SSL* ssl)
+      : endpoint_(std::move(endpoint)), fd_(std::move(fd)), ssl_(ssl) {}
 
   Endpoint endpoint_;
-  int fd_;    // owned
+  UniqueFd fd_;  // closed after ~TlsConnection's SSL_free
   SSL* ssl_;  // owned
 };
 
