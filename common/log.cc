@@ -17,7 +17,10 @@ namespace {
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<bool> g_syslog{false};
 std::string* g_ident = nullptr;  // kept alive for openlog(3)
-std::atomic<int> g_file_fd{-1};  // LogToFile; never closed (lives as long as the process)
+// LogToFile; never closed (lives as long as the process). A raw atomic int,
+// not a UniqueFd: Log() reads it lock-free from any thread, and a static
+// UniqueFd would close it at exit under threads still logging.
+std::atomic<int> g_file_fd{-1};
 
 const char* LevelName(LogLevel level) {
   switch (level) {

@@ -102,10 +102,9 @@ class WriteLock {
  public:
   static Result<std::unique_ptr<WriteLock>> Acquire(const std::string& path) {
     std::string lock_path = path + ".lock";
-    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return PosixError(lock_path, errno);
-    UniqueFd guard(fd);
-    while (flock(fd, LOCK_EX) != 0) {
+    UniqueFd guard(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (guard.get() < 0) return PosixError(lock_path, errno);
+    while (flock(guard.get(), LOCK_EX) != 0) {
       if (errno != EINTR) return PosixError(lock_path + ": flock", errno);
     }
     return std::unique_ptr<WriteLock>(new WriteLock(std::move(guard)));
@@ -118,12 +117,12 @@ class WriteLock {
 };
 
 Result<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  UniqueFd guard(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = guard.get();
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound(path + ": no such keystore");
     return PosixError(path, errno);
   }
-  UniqueFd guard(fd);
   std::vector<uint8_t> out;
   uint8_t buf[65536];
   for (;;) {

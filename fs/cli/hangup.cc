@@ -16,7 +16,8 @@ namespace luksfs::cli {
 
 namespace {
 
-// The write end of the live worker's pipe, -1 when there is none.
+// The write end of the live worker's pipe, -1 when there is none. Borrowed
+// from write_fd_ (which owns it): a plain atomic int for the signal handler.
 std::atomic<int> g_hup_fd{-1};
 
 constexpr char kHup = 'h';

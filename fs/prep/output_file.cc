@@ -21,9 +21,9 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Create(const std::string& path,
     return Status::InvalidArgument(path + ": already exists (use --force to replace it)");
   }
   std::string tmp = path + ".tmp-XXXXXX";
-  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return PosixError(path + ": cannot create a temporary file", errno);
-  return std::unique_ptr<OutputFile>(new OutputFile(path, tmp, UniqueFd(fd)));
+  UniqueFd fd(mkostemp(tmp.data(), O_CLOEXEC));
+  if (fd.get() < 0) return PosixError(path + ": cannot create a temporary file", errno);
+  return std::unique_ptr<OutputFile>(new OutputFile(path, tmp, std::move(fd)));
 }
 
 OutputFile::~OutputFile() {
