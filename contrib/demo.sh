@@ -119,7 +119,7 @@ step "qcow2 with LUKS, as IBM Cloud VPC encrypted images are made (qemu-img crea
 command -v qemu-img >/dev/null || die "qemu-img missing (run: make deps)"
 (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n' >vpc.pw)
 QOBJ=(--object "secret,id=sec0,file=vpc.pw")
-for _ in 1 2 3 4 5; do  # qemu's PBKDF2 benchmark sometimes fails: "Unable to get accurate CPU usage"
+for _ in $(seq 1 20); do  # qemu's PBKDF2 benchmark sometimes fails: "Unable to get accurate CPU usage"
     qemu-img create -q -f qcow2 "${QOBJ[@]}" \
         -o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=100 vpc.qcow2 10G && break
 done

@@ -87,7 +87,8 @@ log "a qcow2+LUKS image with two keyslots; --key-slot picks one"
 img=img.qcow2
 mk_qcow2 $img 64M
 qio $img 'write -P 0x41 0 1M' 'write -P 0x42 5000k 100k' 'write -z 8M 1M' 'write -P 0x43 40M 64k'
-qimg amend $img -o encrypt.state=active,encrypt.keyslot=1,encrypt.new-secret=sec1,encrypt.iter-time=10
+qemu_luks_create qemu-img amend "${SECRET[@]}" --image-opts "$(opts "$img")" \
+    -o encrypt.state=active,encrypt.keyslot=1,encrypt.new-secret=sec1,encrypt.iter-time=10
 assert_exit 0 "$LUKSFS" check $img --key-slot 1 --key-file pw1
 assert_exit 2 "$LUKSFS" check $img --key-slot 0 --key-file pw1
 assert_exit 0 "$LUKSFS" check $img --key-slot 0 --key-file pw

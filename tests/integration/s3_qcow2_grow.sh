@@ -11,13 +11,8 @@ cd "$WORK"
 source "$TESTS_DIR/s3/rgw_lib.sh"
 s3 mb images
 printf 'sec0' > pw
-# qemu's iteration calibration sometimes fails on a loaded machine ("Unable to get accurate CPU
-# usage"): retry it.
-for _ in 1 2 3; do
-    qemu-img create -q -f qcow2 --object secret,id=sec0,file=pw \
-        -o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 img.qcow2 64M && break
-done
-[[ -s img.qcow2 ]] || fail "qemu-img create failed"
+qemu_luks_create qemu-img create -q -f qcow2 --object secret,id=sec0,file=pw \
+    -o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 img.qcow2 64M
 s3 put images q.qcow2 img.qcow2
 before=$(stat -c %s img.qcow2)
 m=$(new_mountpoint q)
