@@ -40,6 +40,7 @@
 #include <vector>
 
 #ifdef PASSTHROUGH_URING
+#include "fs/fuse/init_hooks.h"
 #include "fs/fuse/uring_transport.h"
 #endif
 
@@ -320,7 +321,12 @@ int main(int argc, char** argv) {
   uo.mode = io_uring ? luksfs::fs::UringMode::kOn : luksfs::fs::UringMode::kOff;
   uo.max_payload = kMaxRequest;
   luksfs::fs::UringTransport uring(uo);
-  if (luksfs::Status us = uring.Attach(se); !us.ok()) {
+  // As the view does: the transport asks for FUSE_OVER_IO_URING through
+  // the INIT hooks, which are installed when someone wants a flag.
+  luksfs::fs::InitHooks hooks;
+  luksfs::Status us = uring.Attach(se, &hooks);
+  if (us.ok() && hooks.needed()) us = hooks.Install(se);
+  if (!us.ok()) {
     fprintf(stderr, "passthrough: --io-uring: %s\n", us.ToString().c_str());
     fuse_session_unmount(se);
     return 6;
