@@ -27,7 +27,7 @@ KDF=(--pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 # "Unable to get accurate CPU usage": retry that case.
 qemu_conv() {
     local i
-    for i in 1 2 3 4 5; do
+    for i in $(seq 1 20); do
         qemu-img convert "$@" 2>q.err && return 0
         grep -q 'accurate CPU usage' q.err || { cat q.err >&2; return 1; }
     done

@@ -314,13 +314,13 @@ openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:luksfs-bench -in /dev/zero 2
 cp "$REF" "$PLAIN"
 QEMU_SECRET=(--object "secret,id=sec0,file=$PW")
 # qemu's PBKDF2 calibration sometimes fails on a busy machine ("Unable to
-# get accurate CPU usage"); retry a few times.
-for try in 1 2 3 4; do
+# get accurate CPU usage"); retry up to 20 times (4 were not enough once).
+for try in $(seq 1 20); do
   rec qemu-img convert "${QEMU_SECRET[@]}" -O luks \
     -o key-secret=sec0,cipher-alg=aes-256,cipher-mode=xts,ivgen-alg=plain64,hash-alg=sha256 \
     "$REF" "$LUKS1" && break
   rm -f "$LUKS1"
-  [ "$try" -lt 4 ] || die "qemu-img convert failed"
+  [ "$try" -lt 20 ] || die "qemu-img convert failed"
   log "qemu-img convert failed; retrying"
   sleep 2
 done
@@ -336,10 +336,10 @@ QCOW2_ENC=encrypt.format=luks,encrypt.key-secret=sec0,encrypt.cipher-alg=aes-256
 qcow2_opts() { printf 'driver=qcow2,encrypt.key-secret=sec0,file.filename=%s' "$1"; }
 retry_qemu() {  # retry_qemu OUTPUT CMD...: qemu's PBKDF2 calibration can fail when busy
   local out=$1 try; shift
-  for try in 1 2 3 4; do
+  for try in $(seq 1 20); do
     rec "$@" && return 0
     rm -f "$out"
-    [ "$try" -lt 4 ] || die "$1 failed 4 times: $*"
+    [ "$try" -lt 20 ] || die "$1 failed 20 times: $*"
     log "$1 failed; retrying"
     sleep 2
   done
