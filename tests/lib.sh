@@ -330,3 +330,28 @@ wait_gone() {
 
 # view_sha MNT [NAME]
 view_file() { printf '%s/%s\n' "$1" "${2:-disk.raw}"; }
+
+# assert_convert_interrupt DST CONVERT_ARGS...: starts `luksfs convert CONVERT_ARGS... DST` (which
+# should include --json-progress and a small --block-size so it runs long enough), sends SIGINT
+# after its first progress line, and checks exit 130 with neither DST nor DST.tmp-* left behind.
+# A convert that finished before the signal is logged (the machine was too fast to interrupt it).
+assert_convert_interrupt() {
+    local dst="$1" cpid rc
+    shift
+    "$LUKSFS" convert "$@" "$dst" 2>"$WORK/int.err" &
+    cpid=$!
+    for _ in $(seq 1 200); do
+        grep -q '"done"' "$WORK/int.err" 2>/dev/null && break
+        sleep 0.05
+    done
+    kill -INT "$cpid"
+    set +e; wait "$cpid"; rc=$?; set -e
+    if [[ $rc == 0 ]]; then
+        log "convert to $dst finished before the signal; interrupt not exercised"
+        return 0
+    fi
+    [[ $rc == 130 ]] || fail "interrupted convert to $dst: exit $rc (want 130): $(tail -2 "$WORK/int.err")"
+    [[ -e "$dst" ]] && fail "interrupted convert left $dst"
+    compgen -G "$dst.tmp-*" >/dev/null && fail "interrupted convert left a temporary for $dst"
+    log "interrupted convert to $dst exited 130 and left nothing"
+}
