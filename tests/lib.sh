@@ -355,3 +355,15 @@ assert_convert_interrupt() {
     compgen -G "$dst.tmp-*" >/dev/null && fail "interrupted convert left a temporary for $dst"
     log "interrupted convert to $dst exited 130 and left nothing"
 }
+
+# start_pykmip DIR: starts a PyKMIP server in DIR (tests/kms/pykmip-up.sh; PYKMIP_VERSIONS in the
+# environment restricts its protocol versions), stops it at exit, and sets KDIR (DIR), EP (its
+# host:port) and C (its certificate directory: ca.crt, client.crt, client.key, ...).
+start_pykmip() {
+    KDIR="$1"
+    "$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" >"$WORK/pykmip-up.log" 2>&1 \
+        || fail "PyKMIP did not start: $(tail -5 "$WORK/pykmip-up.log")"
+    register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""
+    EP="$(cat "$KDIR/endpoint")"
+    C="$KDIR/certs"
+}

@@ -14,12 +14,7 @@ source "$(dirname "$0")/../lib.sh"
 need_luksfs
 [[ -x /usr/bin/pykmip-server ]] || fail "pykmip-server missing: install python3-pykmip (make deps)"
 
-KDIR="$WORK/pykmip"
-"$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" >"$WORK/pykmip-up.log" 2>&1 \
-    || fail "PyKMIP did not start: $(tail -5 "$WORK/pykmip-up.log")"
-register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""
-EP="$(cat "$KDIR/endpoint")"
-C="$KDIR/certs"
+start_pykmip "$WORK/pykmip"
 CLIENT=(--kms-cert "$C/client.crt" --kms-key "$C/client.key")
 
 log "--kms-fingerprint: the SHA-1 line as openssl prints it"

@@ -15,12 +15,7 @@ source "$REPO_ROOT/tests/kms/e2e.sh"
 need_luksfs
 [[ -x /usr/bin/pykmip-server ]] || fail "pykmip-server missing: install python3-pykmip (make deps)"
 
-KDIR="$WORK/pykmip11"
-PYKMIP_VERSIONS=1.1 "$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" >"$WORK/pykmip-up.log" 2>&1 \
-    || fail "PyKMIP 1.1 did not start: $(tail -5 "$WORK/pykmip-up.log")"
-register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""
-EP="$(cat "$KDIR/endpoint")"
-C="$KDIR/certs"
+PYKMIP_VERSIONS=1.1 start_pykmip "$WORK/pykmip11"
 OPTS=(--kms-ca "$C/ca.crt" --kms-cert "$C/client.crt" --kms-key "$C/client.key")
 
 # Control: the server really is 1.1-only (a 1.4 request is refused).

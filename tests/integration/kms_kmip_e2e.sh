@@ -10,12 +10,7 @@ source "$REPO_ROOT/tests/kms/e2e.sh"
 need_luksfs
 [[ -x /usr/bin/pykmip-server ]] || fail "pykmip-server missing: install python3-pykmip (make deps)"
 
-KDIR="$WORK/pykmip"
-"$REPO_ROOT/tests/kms/pykmip-up.sh" "$KDIR" >"$WORK/pykmip-up.log" 2>&1 \
-    || fail "PyKMIP did not start: $(tail -5 "$WORK/pykmip-up.log")"
-register_cleanup "\"$REPO_ROOT/tests/kms/pykmip-down.sh\" \"$KDIR\""
-EP="$(cat "$KDIR/endpoint")"
-C="$KDIR/certs"
+start_pykmip "$WORK/pykmip"
 OPTS=(--kms-ca "$C/ca.crt" --kms-cert "$C/client.crt" --kms-key "$C/client.key")
 
 assert_exit 0 "$LUKSFS" kms create-key "kmip://$EP/" "${OPTS[@]}"
