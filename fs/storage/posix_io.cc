@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -32,7 +33,8 @@ Status PwriteAll(int fd, uint64_t offset, std::span<const uint8_t> src,
                  std::string_view what) {
   size_t done = 0;
   while (done < src.size()) {
-    ssize_t n = pwrite(fd, src.data() + done, src.size() - done,
+    ssize_t n = pwrite(fd, src.data() + done,
+                       std::min(src.size() - done, kMaxPwriteBytes),
                        static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
