@@ -20,7 +20,8 @@
 #   BENCH_ROUNDS         rounds over all configurations (default 2; quick 1)
 #   BENCH_CONFIGS        subset/order of: luksfs luksfs-uring qsd nbdfuse
 #                        ceiling ceiling-clone ceiling-uring raw luksfs2
-#                        luksfs-qcow2 qsd-qcow2 luksfs-qcow2new qsd-qcow2new
+#                        luksfs-qcow2 luksfs-qcow2-uring qsd-qcow2
+#                        luksfs-qcow2new qsd-qcow2new luksfs-luks1new
 #                        luksfs-sparse
 #                        (also available: luksfs-dio = luksfs --direct-io)
 #   BENCH_SPARSE_SIZE    virtual size of the sparse qcow2 view (default 100G;
@@ -64,7 +65,7 @@ else
 fi
 WORK=${BENCH_DIR:-/var/tmp/luksfs-bench}
 ROUNDS=${BENCH_ROUNDS:-$DEFAULT_ROUNDS}
-CONFIGS=(${BENCH_CONFIGS:-luksfs luksfs-uring qsd nbdfuse ceiling ceiling-clone ceiling-uring raw luksfs2 luksfs-qcow2 qsd-qcow2 luksfs-qcow2new qsd-qcow2new luksfs-sparse})
+CONFIGS=(${BENCH_CONFIGS:-luksfs luksfs-uring qsd nbdfuse ceiling ceiling-clone ceiling-uring raw luksfs2 luksfs-qcow2 luksfs-qcow2-uring qsd-qcow2 luksfs-qcow2new qsd-qcow2new luksfs-luks1new luksfs-sparse})
 LUKSFS_OPTS=(${BENCH_LUKSFS_OPTS:-})
 CEILING_OPTS=(${BENCH_CEILING_OPTS:-})
 if [ -n "${BENCH_RESULTS:-}" ]; then
@@ -76,17 +77,17 @@ else
 fi
 
 JOB_NAMES=(seqread-dio seqread-buf seqwrite-dio seqwrite-buf
-           randread-qd1 randread-qd32 randread-4jobs randread-4x32
+           randread-qd1 randread-qd1-pin randread-qd32 randread-4jobs randread-4x32
            randwrite-qd1 randwrite-qd32 randwrite-4jobs seqwrite-alloc cp-sparse)
 [ -n "${BENCH_JOBS:-}" ] && JOB_NAMES=(${BENCH_JOBS})
-# The jobs a configuration runs: a fresh (empty) qcow2 image is only
-# interesting for the allocating write, the sparse view for the copy.
+# The jobs a configuration runs: a fresh (empty) qcow2 or LUKS1 image is
+# only interesting for the allocating write, the sparse view for the copy.
 config_jobs() {
   local j
   for j in "${JOB_NAMES[@]}"; do
     case $1:$j in
-      *-qcow2new:seqwrite-alloc|luksfs-sparse:cp-sparse) echo "$j" ;;
-      *-qcow2new:*|luksfs-sparse:*|*:cp-sparse) ;;
+      *new:seqwrite-alloc|luksfs-sparse:cp-sparse) echo "$j" ;;
+      *new:*|luksfs-sparse:*|*:cp-sparse) ;;
       *) echo "$j" ;;
     esac
   done
@@ -142,6 +143,7 @@ LUKS2=$IMG/luks2.img    # cryptsetup luksFormat, filled with REF through luksfs
 QCOW2=$IMG/qcow2.img    # qemu-img convert -O qcow2 -o encrypt.format=luks of REF
 QCOW2NEW=$IMG/qcow2new.img          # empty qcow2+LUKS, made afresh for each mount (luksfs)
 QCOW2NEW_QSD=$IMG/qcow2new-qsd.img  # the same for qemu-storage-daemon
+LUKS1NEW=$IMG/luks1new.img          # empty raw LUKS1 (sparse file), made afresh for each mount
 SPARSE=$IMG/sparse.qcow2            # SPARSE_SIZE view, SPARSE_ALLOC allocated
 SPARSE_REF=$IMG/sparse-ref.raw      # qemu-img convert of SPARSE (a sparse file)
 SPARSE_COPY=$IMG/sparse-copy.raw    # cp --sparse=always of the luksfs view
@@ -202,7 +204,7 @@ cleanup() {
   rm -f "$SPARSE_COPY"
   if [ "${BENCH_KEEP:-0}" != 1 ] && [ $rc -eq 0 ]; then
     rm -f "$REF" "$PLAIN" "$LUKS1" "$LUKS2" "$IMG"/check*.raw
-    rm -f "$QCOW2" "$QCOW2NEW" "$QCOW2NEW_QSD" "$SPARSE" "$SPARSE_REF"
+    rm -f "$QCOW2" "$QCOW2NEW" "$QCOW2NEW_QSD" "$LUKS1NEW" "$SPARSE" "$SPARSE_REF"
   fi
   exit $rc
 }
@@ -216,7 +218,7 @@ trap 'exit 143' TERM
 # (a ring daemon needs it at every COMMIT_AND_FETCH, not only at mount) and
 # put back by cleanup. While it is on, every other luksfs configuration
 # mounts with --io-uring=off, so that they stay on /dev/fuse.
-if has_config luksfs-uring || has_config ceiling-uring; then
+if has_config luksfs-uring || has_config ceiling-uring || has_config luksfs-qcow2-uring; then
   if [ -w "$URING_PARAM" ]; then
     cur=$(cat "$URING_PARAM")
     if [ "$cur" != Y ]; then
@@ -225,7 +227,7 @@ if has_config luksfs-uring || has_config ceiling-uring; then
       log "set fuse.enable_uring=Y for the run (was $cur; restored at exit)"
     fi
   else
-    log "this kernel has no fuse.enable_uring: dropping luksfs-uring and ceiling-uring"
+    log "this kernel has no fuse.enable_uring: dropping the *-uring configurations"
     kept=()
     for c in "${CONFIGS[@]}"; do case $c in *-uring) ;; *) kept+=("$c") ;; esac; done
     CONFIGS=("${kept[@]}")
@@ -348,7 +350,7 @@ make_qcow2_new() {  # make_qcow2_new IMAGE: an empty qcow2+LUKS of the view size
   rm -f "$1"
   retry_qemu "$1" qemu-img create -q -f qcow2 "${QEMU_SECRET[@]}" -o "$QCOW2_ENC" "$1" "$SIZE"
 }
-if has_config luksfs-qcow2 || has_config qsd-qcow2; then
+if has_config luksfs-qcow2 || has_config luksfs-qcow2-uring || has_config qsd-qcow2; then
   rm -f "$QCOW2"
   retry_qemu "$QCOW2" qemu-img convert "${QEMU_SECRET[@]}" -O qcow2 -o "$QCOW2_ENC" "$REF" "$QCOW2"
   log "checking the qcow2+LUKS image with qemu-img (whole view)"
@@ -359,6 +361,17 @@ if has_config luksfs-qcow2 || has_config qsd-qcow2; then
   echo "qcow2: qemu-img convert of qcow2.img (made by qemu-img convert -O qcow2 -o encrypt.format=luks of ref.raw) equals the reference" >>"$RES/verify.txt"
   echo "qcow2_image: qemu-img convert -O qcow2 -o $QCOW2_ENC (64 KiB clusters, every cluster allocated)" >>"$RES/machine.txt"
 fi
+# The raw-LUKS side of the allocating write: what cryptsetup makes for a new
+# image (luksFormat of a sparse file), same cipher as the LUKS1 image. Its
+# data area is a hole of the file, so the first write of every block
+# allocates in the host file system, as a write into a fresh qcow2 does.
+make_luks1_new() {
+  rm -f "$LUKS1NEW"
+  truncate -s $((SIZE + 2 * 1048576)) "$LUKS1NEW"
+  rec cryptsetup luksFormat --batch-mode --type luks1 --cipher aes-xts-plain64 --key-size 512 \
+    --hash sha256 --pbkdf-force-iterations 1000 --key-file "$PW" "$LUKS1NEW" \
+    || die "cryptsetup luksFormat of $LUKS1NEW failed"
+}
 if has_config luksfs-sparse; then
   # SPARSE_ALLOC bytes in 16 pieces spread over the view, each a different
   # byte pattern, written by qemu-io.
@@ -445,6 +458,10 @@ mount_luksfs-uring()  { mount_luksfs_image "$LUKS1" "$MNT/luksfs-uring" --io-uri
 umount_luksfs-uring() { umount_luksfs_dir "$MNT/luksfs-uring"; }
 mount_luksfs-qcow2()  { mount_luksfs_image "$QCOW2" "$MNT/luksfs-qcow2"; }
 umount_luksfs-qcow2() { umount_luksfs_dir "$MNT/luksfs-qcow2"; }
+mount_luksfs-qcow2-uring()  { mount_luksfs_image "$QCOW2" "$MNT/luksfs-qcow2-uring" --io-uring=on; }
+umount_luksfs-qcow2-uring() { umount_luksfs_dir "$MNT/luksfs-qcow2-uring"; }
+mount_luksfs-luks1new()  { make_luks1_new; mount_luksfs_image "$LUKS1NEW" "$MNT/luksfs-luks1new"; }
+umount_luksfs-luks1new() { umount_luksfs_dir "$MNT/luksfs-luks1new"; }
 mount_luksfs-qcow2new()  { make_qcow2_new "$QCOW2NEW"; mount_luksfs_image "$QCOW2NEW" "$MNT/luksfs-qcow2new"; }
 umount_luksfs-qcow2new() { umount_luksfs_dir "$MNT/luksfs-qcow2new"; }
 mount_luksfs-sparse()  { mount_luksfs_image "$SPARSE" "$MNT/luksfs-sparse"; }
@@ -567,7 +584,8 @@ backing_of() {  # the file a configuration's daemon reads
   case $1 in
     luksfs|luksfs-dio|luksfs-uring|qsd|nbdfuse) echo "$LUKS1" ;;
     luksfs2) echo "$LUKS2" ;;
-    luksfs-qcow2|qsd-qcow2) echo "$QCOW2" ;;
+    luksfs-qcow2|luksfs-qcow2-uring|qsd-qcow2) echo "$QCOW2" ;;
+    luksfs-luks1new) echo "$LUKS1NEW" ;;
     luksfs-qcow2new) echo "$QCOW2NEW" ;;
     qsd-qcow2new) echo "$QCOW2NEW_QSD" ;;
     luksfs-sparse) echo "$SPARSE" ;;
@@ -588,6 +606,10 @@ job_args() {
     seqwrite-dio)    echo "--rw=write --bs=1M --direct=1 --iodepth=1 ${TIMED[*]}" ;;
     seqwrite-buf)    echo "--rw=write --bs=1M --direct=0 --iodepth=1 ${TIMED[*]}" ;;
     randread-qd1)    echo "--rw=randread --bs=4k --direct=1 --iodepth=1 ${TIMED[*]}" ;;
+    # The same with fio held on CPU 0. Over FUSE-io_uring a request goes to
+    # the ring of the CPU that issued it; an unpinned qd1 reader is woken on
+    # the other (idle) CPU after every reply and migrates each request.
+    randread-qd1-pin) echo "--rw=randread --bs=4k --direct=1 --iodepth=1 --cpus_allowed=0 ${TIMED[*]}" ;;
     randread-qd32)   echo "--rw=randread --bs=4k --direct=1 --iodepth=32 ${TIMED[*]}" ;;
     randread-4jobs)  echo "--rw=randread --bs=4k --direct=1 --iodepth=1 --numjobs=4 ${TIMED[*]}" ;;
     # Parallel small reads: what FUSE over io_uring is for.
@@ -662,6 +684,14 @@ run_job() {  # run_job CONFIG JOB OUTDIR
     record "sync; echo 3 > /proc/sys/vm/drop_caches; cat BACKING_FILE > /dev/null   # before seqread-buf; not for raw"
     [ "$cfg" = raw ] || cat "$(backing_of "$cfg")" >/dev/null
   fi
+  if [ "$job" = seqwrite-alloc ]; then
+    # Every configuration starts the allocating write from the same memory
+    # state: the page cache of earlier runs dropped (else new page-cache
+    # pages would first have to be reclaimed), the image itself cached.
+    drop_caches
+    record "sync; echo 3 > /proc/sys/vm/drop_caches; cat BACKING_FILE > /dev/null   # before seqwrite-alloc"
+    [ "$cfg" = raw ] || cat "$(backing_of "$cfg")" >/dev/null
+  fi
   local size; size=$(stat -L -c %s "$TARGET")
   record fio "--name=$job" "--filename=\$TARGET" "--size=$size" "${FIO_COMMON[@]}" "${args[@]}"
   local limit=$((RAMP + RUNTIME * 6 + 120))
@@ -715,6 +745,10 @@ for cfg in "${CONFIGS[@]}"; do
   case $cfg in raw|ceiling*) continue ;; esac
   "mount_$cfg"
   case $cfg in
+    *-luks1new)
+      # A fresh raw LUKS image reads as noise until written: nothing to
+      # compare; its size must be the view size.
+      [ "$(stat -L -c %s "$TARGET")" -eq "$SIZE" ] || die "$cfg: the view is not $SIZE bytes" ;;
     *-qcow2new)
       # A fresh image: the whole view reads as zeros.
       if cmp -s -n "$SIZE" "$TARGET" /dev/zero; then
