@@ -44,6 +44,7 @@ JOB_LABELS = {
     "seqwrite-buf": "seq write 1M buffered (MB/s)",
     "randread-qd1": "4K rand read qd1 (IOPS)",
     "randread-qd1-pin": "4K rand read qd1, fio on CPU 0 (IOPS)",
+    "randread-qd1-best": "4K rand read qd1, the better of unpinned and on CPU 0 (IOPS)",
     "randread-qd32": "4K rand read qd32 (IOPS)",
     "randread-4jobs": "4K rand read 4 jobs (IOPS)",
     "randwrite-qd1": "4K rand write qd1 (IOPS)",
@@ -77,10 +78,10 @@ TARGETS = [("luksfs-qcow2", "luksfs", "seqread-dio", 0.9),
            ("luksfs-qcow2", "luksfs", "randread-qd1", 0.9),
            ("luksfs-qcow2", "qsd-qcow2", "seqread-dio", 5.0),
            ("luksfs-qcow2", "qsd-qcow2", "randread-qd1", 5.0),
-           ("luksfs-qcow2", "qsd-qcow2", "randread-qd1-pin", 5.0),
+           ("luksfs-qcow2", "qsd-qcow2", "randread-qd1-best", 5.0),
            ("luksfs-qcow2-uring", "qsd-qcow2", "seqread-dio", 5.0),
            ("luksfs-qcow2-uring", "qsd-qcow2", "randread-qd1", 5.0),
-           ("luksfs-qcow2-uring", "qsd-qcow2", "randread-qd1-pin", 5.0),
+           ("luksfs-qcow2-uring", "qsd-qcow2", "randread-qd1-best", 5.0),
            ("luksfs-qcow2new", "luksfs", "seqwrite-alloc", 0.5),
            ("luksfs-qcow2new", "luksfs-luks1new", "seqwrite-alloc", 0.5),
            ("luksfs-uring", "luksfs", "randread-4x32", 2.0)]
@@ -134,6 +135,17 @@ def main():
         for cfg in configs:
             samples[(job, cfg)] = [fio_value(os.path.join(res, r, cfg, job + ".json"), job)
                                    for r in rounds]
+    # qd1 with each configuration's better placement of fio (unpinned or on
+    # CPU 0), per round: no side is judged by the placement that suits it
+    # worse.
+    if "randread-qd1" in jobs and "randread-qd1-pin" in jobs:
+        i = jobs.index("randread-qd1-pin") + 1
+        jobs = jobs[:i] + ["randread-qd1-best"] + jobs[i:]
+        for cfg in configs:
+            a, b = samples[("randread-qd1", cfg)], samples[("randread-qd1-pin", cfg)]
+            samples[("randread-qd1-best", cfg)] = [
+                None if x is None and y is None else max(v for v in (x, y) if v is not None)
+                for x, y in zip(a, b)]
     # Which configurations ran jobs (for the best-ceiling pseudo columns).
     for best, members in BEST.items():
         present = [c for c in members if c in configs]
