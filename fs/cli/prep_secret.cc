@@ -45,13 +45,9 @@ std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& im
                                      fs::prep::FormatOptions* format,
                                      SecureBuffer* pass,
                                      std::optional<KmsBinding>* binding) {
-  if (format->version != 2) {
-    return CliError{kExitUsage, image + ": --kms needs LUKS2 (LUKS1 has no token "
-                                        "area; run 'luksfs bind' afterwards)"};
-  }
   if (format->uuid.empty()) {
     auto uuid = crypto::RandomUuid();
-    if (!uuid.ok()) return CliError{kExitBadImage, uuid.status().message()};
+    if (!uuid.ok()) return CliError{kExitBadImage, image + ": " + uuid.status().message()};
     format->uuid = *uuid;
   }
   std::string uri = kms.uri;
@@ -76,7 +72,7 @@ std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& im
   b.key_id = (*client)->key_id();
   b.wrapped = std::move(wrapped).value();
   b.created = NowRfc3339();
-  format->tokens.push_back(BindingToJson(b));
+  if (format->version == 2) format->tokens.push_back(BindingToJson(b));
   format->pbkdf = "pbkdf2";
   format->force_iterations = 1000;
   *binding = std::move(b);
