@@ -45,8 +45,8 @@ Status ValidateQcow2Format(const FormatOptions& o, uint64_t size) {
   if (!o.label.empty()) return Status::InvalidArgument("--type qcow2 (LUKS1) has no --label");
   if (!o.tokens.empty()) {
     return Status::InvalidArgument(
-        "--type qcow2 holds LUKS1, which has no token area: create the image, "
-        "then bind it with `luksfs bind`");
+        "--type qcow2 holds LUKS1, which has no token area (its KMS binding "
+        "is a qcow2 header record)");
   }
   return ValidateFormat(o);
 }
