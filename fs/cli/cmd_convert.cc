@@ -66,6 +66,7 @@ int RunConvert(const Command& cmd) {
   // written just before DST is committed), and the generated passphrase,
   // kept to prove DST.
   std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
   NewBindingPlace place;
   NewSidecar sidecar;
   SecureBuffer pass;
@@ -79,7 +80,7 @@ int RunConvert(const Command& cmd) {
       if (format.version == 1) {
         if (auto e = PrecheckNewBinding(p.b, cmd.kms.uri, nullptr)) return Report(*e);
       }
-      if (auto e = BindNewImage(cmd.kms, p.b, &format, &pass, &binding)) return Report(*e);
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding, &created_key)) return Report(*e);
       if (format.version == 1) {
         if (auto e = PlaceNewBinding(p.b, nullptr, &*binding, &place)) return Report(*e);
       }
@@ -162,6 +163,7 @@ int RunConvert(const Command& cmd) {
     }
     pass.Wipe();
     sidecar.Keep();
+    if (created_key) created_key->Disarm();
     if (!place.sidecar.empty()) {
       std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
                 << binding->keyslot << ", " << place.where

@@ -58,11 +58,12 @@ int RunCreateQcow2(const Command& cmd) {
   }
   SecureBuffer pass;
   std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
   NewBindingPlace place;
   NewSidecar sidecar;
   if (kms) {
     // The KMS first: an error there leaves nothing behind.
-    if (auto e = BindNewImage(cmd.kms, p.a, &format, &pass, &binding)) return Report(*e);
+    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding, &created_key)) return Report(*e);
     if (auto e = PlaceNewBinding(p.a, fits, &*binding, &place)) return Report(*e);
   } else if (format.qcow2.encrypted) {
     auto secret = ReadNewSecret(p.new_secret, p.a);
@@ -89,6 +90,7 @@ int RunCreateQcow2(const Command& cmd) {
       return Report(*e);
     }
     sidecar.Keep();
+    if (created_key) created_key->Disarm();
     if (place.sidecar.empty()) RemoveReplacedSidecar(p.a);
   }
   pass.Wipe();
@@ -125,10 +127,11 @@ int RunCreate(const Command& cmd) {
   fs::prep::FormatOptions format = p.format;
   SecureBuffer pass;
   std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
   NewBindingPlace place;  // LUKS1: the sidecar (LUKS2: the token)
   NewSidecar sidecar;
   if (!cmd.kms.uri.empty()) {
-    if (auto e = BindNewImage(cmd.kms, p.a, &format, &pass, &binding)) return Report(*e);
+    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding, &created_key)) return Report(*e);
     if (format.version == 1) {
       if (auto e = PlaceNewBinding(p.a, nullptr, &*binding, &place)) return Report(*e);
     }
@@ -156,6 +159,7 @@ int RunCreate(const Command& cmd) {
       return Report(*e);
     }
     sidecar.Keep();
+    if (created_key) created_key->Disarm();
   }
   pass.Wipe();
   std::cout << p.a << ": LUKS" << format.version << ", " << p.size

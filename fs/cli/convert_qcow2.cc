@@ -49,6 +49,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   // With --kms: the binding (the KMS is asked before DST is touched), where
   // it goes, and the generated passphrase, kept to prove the result.
   std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
   NewBindingPlace place;
   NewSidecar sidecar;
   SecureBuffer pass;
@@ -56,7 +57,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     // DST's secret: generated for --kms, else --new-*, else SRC's
     // passphrase, else asked (twice).
     if (kms) {
-      if (auto e = BindNewImage(cmd.kms, p.b, &format, &pass, &binding)) return Report(*e);
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding, &created_key)) return Report(*e);
       if (auto e = PlaceNewBinding(p.b, fits, &*binding, &place)) return Report(*e);
     } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
         src_pass.empty()) {
@@ -146,6 +147,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     }
     pass.Wipe();
     sidecar.Keep();
+    if (created_key) created_key->Disarm();
     if (place.sidecar.empty()) RemoveReplacedSidecar(p.b);
     // convert is quiet, except to say where the only key of DST is kept.
     if (!place.sidecar.empty()) {

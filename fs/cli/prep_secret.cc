@@ -41,10 +41,12 @@ Result<SecureBuffer> GenerateHexPassphrase() {
   return hex;
 }
 
-std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& image,
+std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& verb,
+                                     const std::string& image,
                                      fs::prep::FormatOptions* format,
                                      SecureBuffer* pass,
-                                     std::optional<KmsBinding>* binding) {
+                                     std::optional<KmsBinding>* binding,
+                                     std::optional<CreatedKeyGuard>* created_key) {
   if (format->uuid.empty()) {
     auto uuid = crypto::RandomUuid();
     if (!uuid.ok()) return CliError{kExitBadImage, image + ": " + uuid.status().message()};
@@ -58,6 +60,7 @@ std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& im
     auto created = kms::CreateRootKey(uri, kms.options, attrs);
     if (!created.ok()) return KmsError("KMS " + uri, created.status());
     uri = *created;
+    created_key->emplace(verb, uri, kms.options);
   }
   auto client = kms::OpenKms(uri, kms.options);
   if (!client.ok()) return KmsError("KMS " + uri, client.status());

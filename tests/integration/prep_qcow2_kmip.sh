@@ -4,7 +4,7 @@
 # in its qcow2 header extension 0x4c4b4d53. The passphrase unwrapped from the record by the
 # KMIP server opens the image in qemu-img (check clean; qemu-img convert reads back what was
 # written through a no-secret mount; qemu-img compare equals the raw SRC). --create-key makes
-# the root key on the server. Revoke -> the mounted view goes dark; KMS unreachable -> exit 5
+# the root key on the server, and destroys it again when a later step fails. Revoke -> the mounted view goes dark; KMS unreachable -> exit 5
 # and nothing written. The keystore flavour with the failure cases is prep_qcow2_kms.sh.
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -86,6 +86,14 @@ qemu-img compare --object secret,id=g2,file=gen2.pw --image-opts "$(qopts cv.qco
 mount_view cv.qcow2 "$mnt" "${OPTS[@]}"
 assert_files_eq src.raw "$mnt/disk.raw" "no-secret view of the converted image"
 umount_view "$mnt"
+
+log "create --create-key failing after the key was made: the key is destroyed again"
+assert_exit 4 "$LUKSFS" create --type qcow2 --kms "kmip://$EP/" --create-key "${OPTS[@]}" no/such/dir/x.qcow2 8M
+grep -q "create failed; the root key it created (kmip:" "$WORK/last.err" \
+    || fail "no word of the created key: $(cat "$WORK/last.err")"
+ORPHAN="$(sed -n 's/.*root key it created (\(kmip:[^)]*\)).*/\1/p' "$WORK/last.err")"
+assert_exit 5 "$LUKSFS" kms state "$ORPHAN" "${OPTS[@]}"
+grep -qiE "not found|no such key" "$WORK/last.err" || fail "the created key still exists: $(cat "$WORK/last.err")"
 
 log "KMIP server unreachable: exit 5, nothing written"
 assert_exit 5 "$LUKSFS" create --type qcow2 --kms "kmip://127.0.0.1:9/" "${OPTS[@]}" u.qcow2 8M
