@@ -80,7 +80,10 @@ int RunConvert(const Command& cmd) {
       if (format.version == 1) {
         if (auto e = PrecheckNewBinding(p.b, cmd.kms.uri, nullptr)) return Report(*e);
       }
-      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding, &created_key)) return Report(*e);
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding,
+                                &created_key)) {
+        return Report(*e);
+      }
       if (format.version == 1) {
         if (auto e = PlaceNewBinding(p.b, nullptr, &*binding, &place)) return Report(*e);
       }

@@ -63,7 +63,10 @@ int RunCreateQcow2(const Command& cmd) {
   NewSidecar sidecar;
   if (kms) {
     // The KMS first: an error there leaves nothing behind.
-    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding, &created_key)) return Report(*e);
+    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding,
+                              &created_key)) {
+      return Report(*e);
+    }
     if (auto e = PlaceNewBinding(p.a, fits, &*binding, &place)) return Report(*e);
   } else if (format.qcow2.encrypted) {
     auto secret = ReadNewSecret(p.new_secret, p.a);
@@ -131,7 +134,10 @@ int RunCreate(const Command& cmd) {
   NewBindingPlace place;  // LUKS1: the sidecar (LUKS2: the token)
   NewSidecar sidecar;
   if (!cmd.kms.uri.empty()) {
-    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding, &created_key)) return Report(*e);
+    if (auto e = BindNewImage(cmd.kms, "create", p.a, &format, &pass, &binding,
+                              &created_key)) {
+      return Report(*e);
+    }
     if (format.version == 1) {
       if (auto e = PlaceNewBinding(p.a, nullptr, &*binding, &place)) return Report(*e);
     }

@@ -57,7 +57,10 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     // DST's secret: generated for --kms, else --new-*, else SRC's
     // passphrase, else asked (twice).
     if (kms) {
-      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding, &created_key)) return Report(*e);
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding,
+                                &created_key)) {
+        return Report(*e);
+      }
       if (auto e = PlaceNewBinding(p.b, fits, &*binding, &place)) return Report(*e);
     } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
         src_pass.empty()) {
