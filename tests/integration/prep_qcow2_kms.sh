@@ -7,6 +7,8 @@
 #   * convert -O qcow2 --kms of a raw file: `qemu-img compare` with the unwrapped passphrase
 #     equals SRC, the no-secret view equals SRC; revoke -> the mounted view goes dark, a new
 #     mount exits 5; shred -> the passphrase opens nothing;
+#   * the same through Key Protect (tests/kms/rest_kms_server.py, the stand-in that follows the
+#     published API) with an IAM API key, the README's one-step IBM Cloud VPC flow;
 #   * 512-byte clusters and a long key name: no room in the header, so a sidecar, saying so;
 #   * --type luks1 / -O luks1 --kms: a sidecar binding (cryptsetup opens the image with the
 #     unwrapped passphrase; qemu-img compare equals SRC);
@@ -132,6 +134,26 @@ qemu-img check "${S1[@]}" --image-opts "$(qopts vm.qcow2 g1)" >/dev/null 2>&1 \
     && fail "the generated passphrase still opens a shredded image"
 assert_exit 2 "$LUKSFS" mount vm.qcow2 "$mnt" "${KO[@]}"
 grep -q "no keyslot left" "$WORK/last.err" || fail "mount after shred: $(cat "$WORK/last.err")"
+
+log "the README's IBM flow: convert -O qcow2 --kms kp+... (Key Protect stand-in, IAM API key)"
+API_KEY="test-api-key-$$"
+"$PY" "$REPO_ROOT/tests/kms/rest_kms_server.py" --port-file "$WORK/kp.port" --kp-token "" \
+    --iam-api-key "$API_KEY" --seed kp:root1 >"$WORK/kp.out" 2>&1 &
+KP_PID=$!
+register_cleanup "kill $KP_PID 2>/dev/null || true"
+for _ in $(seq 1 100); do [[ -s "$WORK/kp.port" ]] && break; sleep 0.1; done
+[[ -s "$WORK/kp.port" ]] || fail "Key Protect stand-in did not start: $(cat "$WORK/kp.out")"
+KPB="127.0.0.1:$(cat "$WORK/kp.port")"
+printf '%s\n' "$API_KEY" >apikey
+KP=(--kms-instance kp-test-instance --kms-api-key-file "$WORK/apikey" --iam-endpoint "http://$KPB")
+assert_exit 0 "$LUKSFS" convert -O qcow2 --kms "kp+http://$KPB/root1" "${KP[@]}" src.raw kp.qcow2
+wdek kp.qcow2 >kp.wdek || fail "kp.qcow2: no binding record"
+assert_exit 0 "$LUKSFS" unwrap --kms "kp+http://$KPB/root1" --in kp.wdek --out genkp.pw "${KP[@]}"
+qemu-img compare --object secret,id=gk,file=genkp.pw --image-opts "$(qopts kp.qcow2 gk)" \
+    "driver=raw,file.filename=src.raw" >cmp.out 2>&1 || fail "qemu-img compare kp.qcow2: $(cat cmp.out)"
+mount_view kp.qcow2 "$mnt" "${KP[@]}"
+assert_files_eq src.raw "$mnt/disk.raw" "no-secret view of the Key Protect bound image"
+umount_view "$mnt"
 
 log "512-byte clusters and a long key name: no room in the header, a sidecar (said so)"
 long="k5-$(printf 'x%.0s' $(seq 120))"
