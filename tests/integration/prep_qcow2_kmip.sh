@@ -42,7 +42,7 @@ URI="$(sed -n 's/.*, bound to \(kmip:[^ ]*\) (keyslot 0, qcow2 header extension 
 [[ -e vm.qcow2.luksfs-kms ]] && fail "create wrote a sidecar"
 qemu-img info vm.qcow2 | grep -q '^encrypted: yes' || fail "qemu-img info: not encrypted"
 genpw vm.qcow2 "$URI" gen.pw
-S=(--object secret,id=g,file=gen.pw)
+S=(--object "secret,id=g,file=gen.pw")
 qemu-img check "${S[@]}" --image-opts "$(qopts vm.qcow2 g)" >check.out 2>&1 \
     || fail "qemu-img check with the unwrapped passphrase: $(cat check.out)"
 

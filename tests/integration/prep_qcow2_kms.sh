@@ -79,7 +79,7 @@ qemu-img info vm.qcow2 >info.out || fail "qemu-img info"
 grep -q '^file format: qcow2' info.out && grep -q '^encrypted: yes' info.out \
     && grep -q 'format: luks' info.out || fail "qemu-img info: $(cat info.out)"
 genpw vm.qcow2 k1 gen1.pw
-S1=(--object secret,id=g1,file=gen1.pw)
+S1=(--object "secret,id=g1,file=gen1.pw")
 qemu-img check "${S1[@]}" --image-opts "$(qopts vm.qcow2 g1)" >check.out 2>&1 \
     || fail "qemu-img check with the generated passphrase: $(cat check.out)"
 grep -q 'No errors' check.out || fail "qemu-img check: $(cat check.out)"
@@ -107,7 +107,7 @@ assert_exit 0 "$LUKSFS" convert -O qcow2 --kms "file:$KS#k2" "${KO[@]}" src.raw 
 [[ -s $WORK/last.err ]] && fail "convert was not quiet: $(cat "$WORK/last.err")"
 [[ -e cv.qcow2.luksfs-kms ]] && fail "convert wrote a sidecar"
 genpw cv.qcow2 k2 gen2.pw
-S2=(--object secret,id=g2,file=gen2.pw)
+S2=(--object "secret,id=g2,file=gen2.pw")
 qemu-img compare "${S2[@]}" --image-opts "$(qopts cv.qcow2 g2)" "driver=raw,file.filename=src.raw" \
     >cmp.out 2>&1 || fail "qemu-img compare: $(cat cmp.out)"
 qemu-img check "${S2[@]}" --image-opts "$(qopts cv.qcow2 g2)" >/dev/null 2>&1 || fail "qemu-img check cv.qcow2"

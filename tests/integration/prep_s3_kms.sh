@@ -56,7 +56,7 @@ log "convert -O qcow2 --kms into s3://: the binding travels in the object"
 assert_exit 0 "$LUKSFS" convert "${EP[@]}" -O qcow2 --kms "file:$KS#k1" "${KO[@]}" src.raw s3://images/vm.qcow2
 curl_get images vm.qcow2 vm.qcow2 || fail "download vm.qcow2"
 genpw vm.qcow2 k1 gen1.pw
-S1=(--object secret,id=g1,file=gen1.pw)
+S1=(--object "secret,id=g1,file=gen1.pw")
 qemu-img check "${S1[@]}" --image-opts "$(qopts vm.qcow2 g1)" >check.out 2>&1 \
     || fail "qemu-img check of the object: $(cat check.out)"
 qemu-img compare "${S1[@]}" --image-opts "$(qopts vm.qcow2 g1)" "driver=raw,file.filename=src.raw" \
