@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "crypto/keyslot_create.h"
+#include "fs/cli/binding_store.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/convert_qcow2.h"
 #include "fs/cli/prep_open.h"
@@ -61,16 +62,31 @@ int RunConvert(const Command& cmd) {
   SecureBuffer vk;
   crypto::NewLuksHeader header;
   std::unique_ptr<crypto::CryptEngine> dst_engine;
+  // --kms: the binding (LUKS2: a token in the header; LUKS1: a sidecar
+  // written just before DST is committed), and the generated passphrase,
+  // kept to prove DST.
+  std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
+  NewBindingPlace place;
+  NewSidecar sidecar;
+  SecureBuffer pass;
   if (type != "raw") {
     // DST's secret: --new-*, else SRC's passphrase, else asked (twice).
-    SecureBuffer pass;
     if (!cmd.kms.uri.empty()) {
       if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty()) {
         return Report({kExitUsage, p.b + ": --kms generates DST's passphrase: no "
                                          "--new-passphrase-file or --new-key-file"});
       }
-      std::optional<KmsBinding> binding;
-      if (auto e = BindNewImage(cmd.kms, p.b, &format, &pass, &binding)) return Report(*e);
+      if (format.version == 1) {
+        if (auto e = PrecheckNewBinding(p.b, cmd.kms.uri, nullptr)) return Report(*e);
+      }
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding,
+                                &created_key)) {
+        return Report(*e);
+      }
+      if (format.version == 1) {
+        if (auto e = PlaceNewBinding(p.b, nullptr, &*binding, &place)) return Report(*e);
+      }
     } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
                src_pass.empty()) {
       auto s = ReadNewSecret(p.new_secret, p.b);
@@ -89,7 +105,7 @@ int RunConvert(const Command& cmd) {
       return Report({kExitBadImage, s.message()});
     }
     auto h = fs::prep::BuildHeader(format, pass.span(), vk.span(), src.size);
-    pass.Wipe();
+    if (!binding) pass.Wipe();
     if (!h.ok()) return Report({PrepExitCode(h.status()), p.b + ": " + h.status().message()});
     header = std::move(h).value();
     crypto::EngineOptions eo;
@@ -135,9 +151,27 @@ int RunConvert(const Command& cmd) {
     }
     return Report({PrepExitCode(r.status()), p.b + ": " + r.status().message()});
   }
+  if (!place.sidecar.empty()) {
+    // Before DST appears: there is never a DST without its binding.
+    if (auto e = sidecar.Write(place.sidecar, BindingToJson(*binding))) return Report(*e);
+  }
   if (Status c = out->Commit(); !c.ok()) {
     out.reset();
     return Report({kExitStorage, c.message()});
+  }
+  if (binding) {
+    if (auto e = CheckNewBinding(p.b, cmd.storage, pass.span(), *binding)) {
+      if (!to_s3) unlink(p.b.c_str());
+      return Report(*e);
+    }
+    pass.Wipe();
+    sidecar.Keep();
+    if (created_key) created_key->Disarm();
+    if (!place.sidecar.empty()) {
+      std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
+                << binding->keyslot << ", " << place.where
+                << ": keep it with the image, it holds the only key)\n";
+    }
   }
   return kExitOk;  // quiet otherwise, as qemu-img convert
 }

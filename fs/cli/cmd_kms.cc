@@ -24,6 +24,7 @@
 #include "fs/cli/binding_store.h"
 #include "fs/cli/cmd_kms_cluster.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/created_key.h"
 #include "fs/cli/edit_outcome.h"
 #include "fs/cli/image.h"
 #include "fs/cli/lock_image.h"
@@ -45,38 +46,6 @@ kms::NewKeyAttributes CreatorAttributes(const std::string& name) {
   a.product_version = "luksfs " LUKSFS_VERSION;
   return a;
 }
-
-// Destroys a root key that `bind --create-key` created when a later step
-// fails, so no orphan key is left in the KMS. Disarm() once the binding is
-// written.
-class CreatedKeyGuard {
- public:
-  CreatedKeyGuard(const std::string& uri, const kms::KmsOptions& options)
-      : uri_(uri), options_(options) {}
-  ~CreatedKeyGuard() {
-    if (armed_) Cleanup();
-  }
-  void Disarm() { armed_ = false; }
-  // Destroys the key now and says so on stderr.
-  void Cleanup() {
-    armed_ = false;
-    auto client = kms::OpenKms(uri_, options_);
-    Status s = client.ok() ? (*client)->Destroy() : client.status();
-    if (s.ok()) {
-      std::cerr << "luksfs: bind failed; the root key it created (" << uri_
-                << ") was destroyed again\n";
-    } else {
-      std::cerr << "luksfs: bind failed, and the root key it created ("
-                << uri_ << ") could not be destroyed: " << s.message()
-                << "\n";
-    }
-  }
-
- private:
-  std::string uri_;
-  const kms::KmsOptions& options_;
-  bool armed_ = true;
-};
 
 // PBKDF2 cost of keyslots holding a generated passphrase. The passphrase
 // has 256 bits of entropy, so the KDF adds nothing to its strength; 1000 is
@@ -295,7 +264,7 @@ int RunBind(const Command& cmd) {
     auto created = kms::CreateRootKey(uri, cmd.kms.options, attrs);
     if (!created.ok()) return Report(KmsError("KMS " + uri, created.status()));
     uri = *created;
-    created_key.emplace(uri, cmd.kms.options);
+    created_key.emplace("bind", uri, cmd.kms.options);
   }
   // Every return below before Disarm() destroys a key created above (the
   // guard runs after Report has printed the error).

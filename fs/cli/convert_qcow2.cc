@@ -1,8 +1,12 @@
 #include "fs/cli/convert_qcow2.h"
 
+#include <unistd.h>
+
 #include <csignal>
+#include <iostream>
 
 #include "crypto/keyslot_create.h"
+#include "fs/cli/binding_store.h"
 #include "fs/cli/image.h"
 #include "fs/cli/prep_open.h"
 #include "fs/cli/prep_secret.h"
@@ -22,20 +26,43 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   format.version = 1;
   fs::prep::InheritFormat(src.format, &format);
   const bool to_s3 = p.b.rfind("s3://", 0) == 0;
-  if (!cmd.kms.uri.empty()) {
-    return Report({kExitUsage, p.b + ": --kms binds a LUKS2 token, and qcow2 holds LUKS1: "
-                                     "convert, then `luksfs bind` DST"});
+  const bool kms = !cmd.kms.uri.empty();
+  if (kms && !format.qcow2.encrypted) {
+    return Report({kExitUsage, p.b + ": -O qcow2-plain is not encrypted: no --kms"});
+  }
+  if (kms && (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty())) {
+    return Report({kExitUsage, p.b + ": --kms generates DST's passphrase: no "
+                                     "--new-passphrase-file or --new-key-file"});
   }
   if (auto s = fs::prep::ValidateQcow2Format(format, src.size); !s.ok()) {
     return Report({kExitUsage, p.b + ": " + s.message()});
   }
+  const RecordFits fits = [&](std::string_view json) {
+    return fs::prep::CheckQcow2BindingRecord(format, src.size, json);
+  };
+  if (kms) {
+    if (auto e = PrecheckNewBinding(p.b, cmd.kms.uri, fits)) return Report(*e);
+  }
 
   crypto::NewLuksHeader header;
   std::unique_ptr<crypto::CryptEngine> engine;
+  // With --kms: the binding (the KMS is asked before DST is touched), where
+  // it goes, and the generated passphrase, kept to prove the result.
+  std::optional<KmsBinding> binding;
+  std::optional<CreatedKeyGuard> created_key;  // --create-key: destroyed on failure
+  NewBindingPlace place;
+  NewSidecar sidecar;
+  SecureBuffer pass;
   if (format.qcow2.encrypted) {
-    // DST's secret: --new-*, else SRC's passphrase, else asked (twice).
-    SecureBuffer pass;
-    if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
+    // DST's secret: generated for --kms, else --new-*, else SRC's
+    // passphrase, else asked (twice).
+    if (kms) {
+      if (auto e = BindNewImage(cmd.kms, "convert", p.b, &format, &pass, &binding,
+                                &created_key)) {
+        return Report(*e);
+      }
+      if (auto e = PlaceNewBinding(p.b, fits, &*binding, &place)) return Report(*e);
+    } else if (!p.new_secret.passphrase_file.empty() || !p.new_secret.key_file.empty() ||
         src_pass.empty()) {
       auto s = ReadNewSecret(p.new_secret, p.b);
       if (!s.ok()) return Report({kExitNoKey, p.b + ": " + s.status().message()});
@@ -50,7 +77,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
       return Report({kExitBadImage, s.message()});
     }
     auto h = fs::prep::BuildQcow2LuksHeader(format, pass.span(), vk.span());
-    pass.Wipe();
+    if (!binding) pass.Wipe();
     if (!h.ok()) return Report({PrepExitCode(h.status()), p.b + ": " + h.status().message()});
     header = std::move(h).value();
     crypto::EngineOptions eo;
@@ -62,8 +89,8 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   }
   src_pass.Wipe();
 
-  auto target = fs::prep::Qcow2Target::Create(fs::prep::Qcow2Spec(format, src.size),
-                                              engine.get());
+  auto target = fs::prep::Qcow2Target::Create(
+      fs::prep::Qcow2Spec(format, src.size, place.record), engine.get());
   if (!target.ok()) {
     return Report({PrepExitCode(target.status()), p.b + ": " + target.status().message()});
   }
@@ -101,6 +128,10 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     auto f = (*target)->Finish(*out);
     if (!f.ok()) r = f.status();
   }
+  if (r.ok() && !place.sidecar.empty()) {
+    // Before DST appears: there is never a DST without its binding.
+    if (auto e = sidecar.Write(place.sidecar, BindingToJson(*binding))) return Report(*e);
+  }
   if (!r.ok()) {
     out.reset();  // deletes the temporary file
     if (r.status().code() == Status::Code::kUnavailable) {
@@ -111,6 +142,22 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
   if (Status c = out->Commit(); !c.ok()) {
     out.reset();
     return Report({kExitStorage, c.message()});
+  }
+  if (binding) {
+    if (auto e = CheckNewBinding(p.b, cmd.storage, pass.span(), *binding)) {
+      if (!to_s3) unlink(p.b.c_str());
+      return Report(*e);
+    }
+    pass.Wipe();
+    sidecar.Keep();
+    if (created_key) created_key->Disarm();
+    if (place.sidecar.empty()) RemoveReplacedSidecar(p.b);
+    // convert is quiet, except to say where the only key of DST is kept.
+    if (!place.sidecar.empty()) {
+      std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
+                << binding->keyslot << ", " << place.where
+                << ": keep it with the image, it holds the only key)\n";
+    }
   }
   return kExitOk;
 }

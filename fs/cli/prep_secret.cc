@@ -41,17 +41,15 @@ Result<SecureBuffer> GenerateHexPassphrase() {
   return hex;
 }
 
-std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& image,
+std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& verb,
+                                     const std::string& image,
                                      fs::prep::FormatOptions* format,
                                      SecureBuffer* pass,
-                                     std::optional<KmsBinding>* binding) {
-  if (format->version != 2) {
-    return CliError{kExitUsage, image + ": --kms needs LUKS2 (LUKS1 has no token "
-                                        "area; run 'luksfs bind' afterwards)"};
-  }
+                                     std::optional<KmsBinding>* binding,
+                                     std::optional<CreatedKeyGuard>* created_key) {
   if (format->uuid.empty()) {
     auto uuid = crypto::RandomUuid();
-    if (!uuid.ok()) return CliError{kExitBadImage, uuid.status().message()};
+    if (!uuid.ok()) return CliError{kExitBadImage, image + ": " + uuid.status().message()};
     format->uuid = *uuid;
   }
   std::string uri = kms.uri;
@@ -62,6 +60,7 @@ std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& im
     auto created = kms::CreateRootKey(uri, kms.options, attrs);
     if (!created.ok()) return KmsError("KMS " + uri, created.status());
     uri = *created;
+    created_key->emplace(verb, uri, kms.options);
   }
   auto client = kms::OpenKms(uri, kms.options);
   if (!client.ok()) return KmsError("KMS " + uri, client.status());
@@ -76,7 +75,7 @@ std::optional<CliError> BindNewImage(const KmsConfig& kms, const std::string& im
   b.key_id = (*client)->key_id();
   b.wrapped = std::move(wrapped).value();
   b.created = NowRfc3339();
-  format->tokens.push_back(BindingToJson(b));
+  if (format->version == 2) format->tokens.push_back(BindingToJson(b));
   format->pbkdf = "pbkdf2";
   format->force_iterations = 1000;
   *binding = std::move(b);

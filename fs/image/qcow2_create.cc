@@ -1,7 +1,10 @@
 #include "fs/image/qcow2_create.h"
 
+#include <algorithm>
 #include <bit>
 #include <string>
+
+#include "fs/image/qcow2_binding.h"
 
 namespace luksfs::fs::qcow2 {
 
@@ -10,6 +13,15 @@ namespace {
 uint64_t DivUp(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 bool PowerOfTwo(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+uint64_t RoundUp8(uint64_t v) { return (v + 7) / 8 * 8; }
+
+// Header bytes in cluster 0 without the binding record: the version 3
+// fixed part with qemu's 8 extra bytes (112), the FDE extension when
+// encrypted, and the end marker.
+uint64_t HeaderBytesWithoutRecord(const CreateSpec& s) {
+  return 112 + (s.luks_bytes ? 8 + 16 : 0) + 8;
+}
 
 }  // namespace
 
@@ -43,6 +55,20 @@ Status ValidateCreateSpec(const CreateSpec& s) {
         "SIZE " + std::to_string(s.virtual_size) + " with " +
         std::to_string(s.cluster_size) +
         "-byte clusters needs an L1 table over 32 MiB (use a larger --cluster-size)");
+  }
+  if (!s.binding_record.empty()) {
+    if (s.binding_record.find('\0') != std::string::npos) {
+      return Status::InvalidArgument("a KMS binding record is text without NUL bytes");
+    }
+    const uint64_t used = HeaderBytesWithoutRecord(s);
+    const uint64_t need = 8 + RoundUp8(s.binding_record.size());
+    if (used + need > s.cluster_size) {
+      return Status::ResourceExhausted(
+          "the KMS binding record needs " + std::to_string(need) +
+          " bytes but only " + std::to_string(s.cluster_size - used) +
+          " are free in the " + std::to_string(s.cluster_size) +
+          "-byte qcow2 header cluster (use --cluster-size 4K or larger)");
+    }
   }
   return Status();
 }
@@ -194,6 +220,16 @@ Result<FinishedImage> ImageBuilder::Finish() const {
     h.has_fde = true;
     h.fde_offset = luks_offset();
     h.fde_length = spec_.luks_bytes;
+  }
+  if (!spec_.binding_record.empty()) {
+    // Last, as `luksfs bind` puts it (qcow2_binding.h relies on that to
+    // grow the record in place later).
+    Extension rec;
+    rec.type = kExtLuksfsKms;
+    rec.data.assign(RoundUp8(spec_.binding_record.size()), 0);
+    std::copy(spec_.binding_record.begin(), spec_.binding_record.end(),
+              rec.data.begin());
+    h.extensions.push_back(std::move(rec));
   }
   LUKSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> head, SerializeHeader(h));
   out.writes.push_back({0, std::move(head)});

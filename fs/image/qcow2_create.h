@@ -5,7 +5,9 @@
 // `luksfs create --type qcow2` and `luksfs convert` to a qcow2 DST.
 //
 // Layout (host clusters, in file order):
-//   0            the header and its extensions (FDE when encrypted)
+//   0            the header and its extensions (FDE when encrypted, then
+//                luksfs's KMS binding record when the spec has one:
+//                fs/image/qcow2_binding.h, type 0x4c4b4d53)
 //   1 ..         the LUKS header clusters, when encrypted (luks_bytes long)
 //   data         guest clusters, appended in increasing guest order
 //   L2 tables    one per L1 index that has a data cluster
@@ -33,6 +35,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -52,11 +55,18 @@ struct CreateSpec {
   uint64_t luks_bytes = 0;              // 0: plaintext (crypt_method 0);
                                         // else the LUKS header + keyslot
                                         // material length (FDE length)
+  std::string binding_record;           // "" : none; else the luksfs-kms
+                                        // JSON, written in the header as
+                                        // the last extension (LKMS), NUL
+                                        // padded to a multiple of 8
 };
 
 // Checks the spec, the L1 table size included (at most 32 MiB, qemu's
-// limit). Errors: kInvalidArgument naming the option (--cluster-size,
-// --refcount-bits, --extended-l2, SIZE).
+// limit), and that the header with its extensions fits in cluster 0.
+// Errors: kInvalidArgument naming the option (--cluster-size,
+// --refcount-bits, --extended-l2, SIZE; a record with a NUL byte),
+// kResourceExhausted when the binding record does not fit in the header
+// cluster (the message says how many bytes it needs and how many are free).
 Status ValidateCreateSpec(const CreateSpec& spec);
 
 struct MetaWrite {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "fs/image/qcow2_binding.h"
 #include "fs/image/qcow2_map.h"
 #include "fs/image/qcow2_test_util.h"
 #include "fs/storage/file_storage.h"
@@ -144,6 +145,63 @@ TEST(Qcow2CreateTest, EncryptedSkeletonCarriesTheFdeExtension) {
   EXPECT_EQ(h.l1_size, 200u);  // 1600 Ki clusters / 8192 per L2 table
   // Sparse: header, LUKS clusters, L1, one refcount block and the table.
   EXPECT_EQ(ReadFile(img).size(), (1u + 32 + 1 + 1 + 1) * 65536u);
+}
+
+TEST(Qcow2CreateTest, BindingRecordIsTheLastExtensionAndQemuKeepsTheImageClean) {
+  TempDir dir;
+  const std::string json =
+      "{\"type\":\"luksfs-kms\",\"keyslots\":[\"0\"],\"kms\":\"file:/k#a\"}";
+  // (cluster size, LUKS bytes): qemu-img checks the plaintext one (an
+  // encrypted one needs a real LUKS header and its secret).
+  for (auto [cs, luks] : {std::pair<uint64_t, uint64_t>{512, 0}, {65536, 4096}}) {
+    SCOPED_TRACE(cs);
+    CreateSpec spec;
+    spec.virtual_size = 8ULL << 20;
+    spec.cluster_size = cs;
+    spec.luks_bytes = luks;
+    spec.binding_record = json;
+    auto b = ImageBuilder::Create(spec);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    const std::string img = dir / ("r" + std::to_string(cs) + ".qcow2");
+    WriteImage(img, **b, {});
+    Header h = Reparse(img);
+    ASSERT_EQ(h.extensions.size(), luks ? 2u : 1u);
+    if (luks) {
+      EXPECT_EQ(h.extensions[0].type, kExtFde);
+    }
+    EXPECT_EQ(h.extensions.back().type, kExtLuksfsKms);
+    EXPECT_EQ(h.extensions.back().data.size() % 8, 0u);
+    Result<std::optional<std::string>> rec = BindingRecord(h);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    ASSERT_TRUE(rec->has_value());
+    EXPECT_EQ(**rec, json);
+    if (!luks) {
+      std::string out;
+      EXPECT_EQ(0, Sh("qemu-img check -f qcow2 '" + img + "' 2>&1", &out)) << out;
+      EXPECT_NE(out.find("No errors"), std::string::npos) << out;
+    }
+  }
+}
+
+TEST(Qcow2CreateTest, BindingRecordThatDoesNotFitIsRefusedSayingWhatIsFree) {
+  CreateSpec spec;
+  spec.virtual_size = 8ULL << 20;
+  spec.cluster_size = 512;
+  spec.luks_bytes = 4096;
+  // 512 - 112 - 24 - 8 = 368 bytes free: a record of 360 fits, 361 does not.
+  spec.binding_record = std::string(360, 'x');
+  EXPECT_TRUE(ImageBuilder::Create(spec).ok());
+  spec.binding_record = std::string(361, 'x');
+  Status st = ImageBuilder::Create(spec).status();
+  EXPECT_EQ(st.code(), Status::Code::kResourceExhausted) << st.ToString();
+  EXPECT_NE(st.message().find("needs 376 bytes but only 368 are free in the 512-byte"),
+            std::string::npos)
+      << st.ToString();
+  EXPECT_NE(st.message().find("--cluster-size"), std::string::npos);
+  spec.cluster_size = 4096;
+  EXPECT_TRUE(ImageBuilder::Create(spec).ok());
+  spec.binding_record = std::string("a\0b", 3);
+  EXPECT_EQ(ImageBuilder::Create(spec).status().code(), Status::Code::kInvalidArgument);
 }
 
 TEST(Qcow2CreateTest, BadSpecsAreRefusedNamingTheOption) {

@@ -45,20 +45,27 @@ Status ValidateQcow2Format(const FormatOptions& o, uint64_t size) {
   if (!o.label.empty()) return Status::InvalidArgument("--type qcow2 (LUKS1) has no --label");
   if (!o.tokens.empty()) {
     return Status::InvalidArgument(
-        "--type qcow2 holds LUKS1, which has no token area: create the image, "
-        "then bind it with `luksfs bind`");
+        "--type qcow2 holds LUKS1, which has no token area (its KMS binding "
+        "is a qcow2 header record)");
   }
   return ValidateFormat(o);
 }
 
-qcow2::CreateSpec Qcow2Spec(const FormatOptions& o, uint64_t size) {
+qcow2::CreateSpec Qcow2Spec(const FormatOptions& o, uint64_t size,
+                            std::string_view binding_record) {
   qcow2::CreateSpec s;
+  s.binding_record = std::string(binding_record);
   s.virtual_size = size;
   s.cluster_size = o.qcow2.cluster_size;
   s.refcount_bits = o.qcow2.refcount_bits;
   s.extended_l2 = o.qcow2.extended_l2;
   s.luks_bytes = o.qcow2.encrypted ? QemuLuksHeaderBytes(o.key_bits / 8) : 0;
   return s;
+}
+
+Status CheckQcow2BindingRecord(const FormatOptions& o, uint64_t size,
+                               std::string_view binding_record) {
+  return qcow2::ValidateCreateSpec(Qcow2Spec(o, size, binding_record));
 }
 
 Result<crypto::NewLuksHeader> BuildQcow2LuksHeader(const FormatOptions& o,
@@ -140,9 +147,12 @@ Result<uint64_t> Qcow2Target::Finish(OutputSink& out) {
 
 Result<CreatedImage> CreateQcow2In(OutputSink& out, uint64_t size,
                                    const FormatOptions& format,
-                                   std::span<const uint8_t> passphrase) {
+                                   std::span<const uint8_t> passphrase,
+                                   std::string_view binding_record) {
   LUKSFS_RETURN_IF_ERROR(ValidateQcow2Format(format, size));
-  LUKSFS_ASSIGN_OR_RETURN(auto target, Qcow2Target::Create(Qcow2Spec(format, size), nullptr));
+  LUKSFS_ASSIGN_OR_RETURN(
+      auto target,
+      Qcow2Target::Create(Qcow2Spec(format, size, binding_record), nullptr));
   CreatedImage r;
   r.sector_size = 512;
   if (format.qcow2.encrypted) {

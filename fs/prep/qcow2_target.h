@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "common/result.h"
 #include "crypto/crypt_engine.h"
@@ -39,8 +40,20 @@ uint64_t QemuLuksHeaderBytes(uint32_t key_bytes);
 // accepts. Errors: kInvalidArgument naming the option.
 Status ValidateQcow2Format(const FormatOptions& o, uint64_t size);
 
-// The qcow2 skeleton spec for `o` and `size` (plaintext bytes).
-qcow2::CreateSpec Qcow2Spec(const FormatOptions& o, uint64_t size);
+// The qcow2 skeleton spec for `o` and `size` (plaintext bytes), with the
+// KMS binding record `binding_record` (luksfs-kms JSON; "" for none) in
+// its header (fs/image/qcow2_binding.h).
+qcow2::CreateSpec Qcow2Spec(const FormatOptions& o, uint64_t size,
+                            std::string_view binding_record = {});
+
+// Whether `binding_record` fits in the header cluster of the image
+// Qcow2Spec(o, size) describes. Pure; create and convert call it before
+// writing anything, to choose the header or a sidecar (or to refuse an
+// s3:// DST). Errors: kResourceExhausted (no room: the message gives the
+// bytes needed and free, and names --cluster-size), those of
+// ValidateCreateSpec.
+Status CheckQcow2BindingRecord(const FormatOptions& o, uint64_t size,
+                               std::string_view binding_record);
 
 // The LUKS1 header for a qcow2+LUKS image (offsets relative to the LUKS
 // header clusters). Errors: those of BuildHeader.
@@ -88,10 +101,13 @@ class Qcow2Target {
   crypto::CryptEngine* const engine_;
 };
 
-// `luksfs create --type qcow2|qcow2-plain`: the skeleton only (sparse).
-// `out` is committed on success. Errors: as CreateImageIn.
+// `luksfs create --type qcow2|qcow2-plain`: the skeleton only (sparse),
+// with `binding_record` (if not "") in the header written last. `out` is
+// committed on success. Errors: as CreateImageIn; kResourceExhausted for a
+// record with no room (check first with CheckQcow2BindingRecord).
 Result<CreatedImage> CreateQcow2In(OutputSink& out, uint64_t size,
                                    const FormatOptions& format,
-                                   std::span<const uint8_t> passphrase);
+                                   std::span<const uint8_t> passphrase,
+                                   std::string_view binding_record = {});
 
 }  // namespace luksfs::fs::prep

@@ -11,8 +11,8 @@
 #   * a sparse 100 GiB qcow2 converted both ways in time proportional to its data
 #   * SIGINT mid-way through a qcow2 convert: exit 130, nothing left
 #   * refusals, exit 1 and nothing written: cluster size 3000, --cipher serpent-xts-plain64,
-#     --sector-size 4096, --label, --kms, --extended-l2 with 4K clusters, SIZE not a multiple
-#     of 512
+#     --sector-size 4096, --label, --kms with a passphrase file, --extended-l2 with 4K
+#     clusters, SIZE not a multiple of 512
 # shellcheck source=../lib.sh
 source "$(dirname "$0")/../lib.sh"
 need_luksfs
