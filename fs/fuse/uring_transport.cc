@@ -326,8 +326,13 @@ void UringTransport::RingLoop(Queue* q) {
   while (!stop) {
     // One io_uring_enter per wake-up: it hands the kernel the commits of
     // the last batch (each COMMIT_AND_FETCH takes its reply from the entry
-    // before the call returns) and waits for the next completion.
-    int rc = io_uring_submit_and_wait(&q->ring, 1);
+    // before the call returns) and waits for the next completion. A wipe
+    // asked for while the batch ran (its eventfd completion may have been
+    // in the batch already) is served without waiting.
+    const bool wipe_pending =
+        q->wipe_asked.load(std::memory_order_acquire) != wipes_seen;
+    int rc = wipe_pending ? io_uring_submit(&q->ring)
+                          : io_uring_submit_and_wait(&q->ring, 1);
     if (rc < 0 && rc != -EINTR) {
       Fail(std::string("io_uring_enter: ") + std::strerror(-rc));
       break;
