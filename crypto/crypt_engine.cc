@@ -18,7 +18,8 @@ CryptEngine::CryptEngine(std::unique_ptr<SectorCipher> prototype,
                          uint32_t sector_size, const EngineOptions& options)
     : sector_size_(sector_size),
       options_(options),
-      prototype_(std::move(prototype)) {
+      prototype_(std::move(prototype)),
+      slots_(new Slot[kSlots]) {
   vector_aes_ = prototype_->vector_aes();
   inline_bytes_ = options.inline_bytes.value_or(
       vector_aes_ ? size_t{2} << 20 : size_t{64} << 10);
@@ -35,15 +36,58 @@ CryptEngine::~CryptEngine() {
 }
 
 void CryptEngine::DropKeys() {
+  dropped_.store(true, std::memory_order_seq_cst);
   std::unique_lock<std::shared_mutex> keys(keys_mu_);
+  // prototype_ is reset last: null means an earlier call took the slots.
+  for (size_t i = 0; prototype_ != nullptr && i < kSlots; ++i) {
+    // Taken for good: after this no request uses the slot again.
+    while (slots_[i].busy.exchange(true, std::memory_order_seq_cst)) {
+      std::this_thread::yield();  // a request is in it: a few microseconds
+    }
+    slots_[i].cipher.reset();
+  }
   std::lock_guard<std::mutex> idle(idle_mu_);
   idle_.clear();       // frees (and OpenSSL cleanses) every context
   prototype_.reset();  // wipes the key copy in its SecureBuffer
 }
 
 bool CryptEngine::keys_dropped() const {
-  std::shared_lock<std::shared_mutex> keys(keys_mu_);
-  return prototype_ == nullptr;
+  return dropped_.load(std::memory_order_acquire);
+}
+
+namespace {
+// A process-wide index per thread, for CryptEngine's slots.
+size_t ThreadIndex() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+}  // namespace
+
+bool CryptEngine::RunInSlot(bool encrypt, uint64_t iv_sector,
+                            std::span<const uint8_t> in,
+                            std::span<uint8_t> out, Status* status) {
+  Slot& slot = slots_[ThreadIndex() % kSlots];
+  if (slot.busy.exchange(true, std::memory_order_seq_cst)) return false;
+  if (dropped_.load(std::memory_order_seq_cst)) {
+    slot.busy.store(false, std::memory_order_release);
+    *status = Status::KeyRevoked("the volume key has been dropped");
+    return true;
+  }
+  if (slot.cipher == nullptr) {
+    // prototype_ is alive: DropKeys has not taken this slot (see the header).
+    Result<std::unique_ptr<SectorCipher>> c = prototype_->Clone();
+    if (!c.ok()) {
+      slot.busy.store(false, std::memory_order_release);
+      *status = c.status();
+      return true;
+    }
+    slot.cipher = std::move(*c);
+  }
+  *status = encrypt ? slot.cipher->Encrypt(iv_sector, in, out)
+                    : slot.cipher->Decrypt(iv_sector, in, out);
+  slot.busy.store(false, std::memory_order_release);
+  return true;
 }
 
 Result<std::unique_ptr<SectorCipher>> CryptEngine::Lease() {
@@ -85,8 +129,7 @@ Status CryptEngine::RunOne(bool encrypt, uint64_t iv_sector,
 
 Status CryptEngine::Run(bool encrypt, uint64_t iv_sector,
                         std::span<const uint8_t> in, std::span<uint8_t> out) {
-  std::shared_lock<std::shared_mutex> keys(keys_mu_);
-  if (prototype_ == nullptr) {
+  if (dropped_.load(std::memory_order_acquire)) {
     return Status::KeyRevoked("the volume key has been dropped");
   }
   if (in.size() != out.size() || in.size() % sector_size_ != 0) {
@@ -102,9 +145,17 @@ Status CryptEngine::Run(bool encrypt, uint64_t iv_sector,
     explicit InFlight(std::atomic<int>& c) : n(c), before(c.fetch_add(1)) {}
     ~InFlight() { n.fetch_sub(1); }
   } in_flight(in_flight_);
-  if (!pool_ || in.size() <= inline_bytes_ || in_flight.before > 0) {
-    return RunOne(encrypt, iv_sector, in, out);
+  const bool inline_run =
+      !pool_ || in.size() <= inline_bytes_ || in_flight.before > 0;
+  if (inline_run) {
+    Status s;
+    if (RunInSlot(encrypt, iv_sector, in, out, &s)) return s;
   }
+  std::shared_lock<std::shared_mutex> keys(keys_mu_);
+  if (prototype_ == nullptr) {
+    return Status::KeyRevoked("the volume key has been dropped");
+  }
+  if (inline_run) return RunOne(encrypt, iv_sector, in, out);
   // Split into at most threads() chunks of whole units, each at least
   // min_chunk_bytes.
   const size_t units = in.size() / sector_size_;

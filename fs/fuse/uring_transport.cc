@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 
@@ -118,15 +119,45 @@ struct UringTransport::Queue {
   size_t payload_size = 0;
   struct io_uring ring = {};
   bool ring_ok = false;
-  UniqueFd eventfd;  // owned; wakes the ring thread on Stop()
+  UniqueFd eventfd;  // owned; wakes the ring thread (Stop, WipeBuffers)
   std::vector<Entry> entries;
-  // Held by the ring thread while it handles completions (the buffers are
-  // in use) and by WipeBuffers(); never across io_uring_enter.
+  // Asked by Stop(): the ring thread leaves its loop at the next wake-up.
+  std::atomic<bool> stop_asked{false};
+  // Wipe requests (WipeBuffers): asked counts requests, done the ones the
+  // ring thread has served. The ring thread wipes its own payloads at the
+  // top of its loop, right after the io_uring_enter that handed the kernel
+  // every reply built so far, so no wipe clears a reply the kernel has not
+  // taken, and the data path takes no lock.
+  std::atomic<uint64_t> wipe_asked{0};
+  // mu guards wipe_done and loop_running; never held across io_uring_enter
+  // or a request.
   std::mutex mu;
+  std::condition_variable wiped;  // wipe_done advanced or the loop ended
+  uint64_t wipe_done = 0;
+  bool loop_running = false;
 };
 
 namespace {
 thread_local UringTransport::Entry* t_entry = nullptr;
+thread_local UringTransport::Queue* t_queue = nullptr;  // the ring thread's
+
+// Zeroes the payload regions of q (the plaintext: read replies, write
+// data). The headers hold request headers only, and the kernel may be
+// writing a new request into them: they are left alone.
+void WipePayloads(UringTransport::Queue* q, size_t front) {
+  for (UringTransport::Entry& e : q->entries) {
+    if (e.region != nullptr) explicit_bzero(e.region, front + q->payload_size);
+  }
+}
+
+// (Re)arms the one-shot poll on q's eventfd (user data nullptr).
+bool ArmWakeup(UringTransport::Queue* q) {
+  struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
+  if (sqe == nullptr) return false;
+  io_uring_prep_poll_add(sqe, q->eventfd.get(), POLLIN);
+  io_uring_sqe_set_data(sqe, nullptr);
+  return true;
+}
 }  // namespace
 
 static bool QueueRegister(UringTransport::Queue* q, UringTransport::Entry* e) {
@@ -266,12 +297,11 @@ void UringTransport::StartRings() {
       e.iov[1] = {e.payload, payload};
       QueueRegister(q.get(), &e);
     }
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&q->ring);
-    io_uring_prep_poll_add(sqe, q->eventfd.get(), POLLIN);
-    io_uring_sqe_set_data(sqe, nullptr);
+    ArmWakeup(q.get());
     queues_.push_back(std::move(q));
   }
   for (auto& q : queues_) {
+    q->loop_running = true;  // before the thread exists: WipeBuffers waits
     threads_.emplace_back([this, qp = q.get()] { RingLoop(qp); });
   }
   LogDebug("FUSE over io_uring: " + std::to_string(nq) + " queue(s) of " +
@@ -288,24 +318,48 @@ void UringTransport::RingLoop(Queue* q) {
   CPU_ZERO(&cpus);
   CPU_SET(q->qid, &cpus);
   pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
+  t_queue = q;
 
   bool stop = false;
   size_t failures = 0;  // consecutive failed entries
+  uint64_t wipes_seen = 0;
   while (!stop) {
-    int rc = io_uring_submit_and_wait(&q->ring, 1);
+    // One io_uring_enter per wake-up: it hands the kernel the commits of
+    // the last batch (each COMMIT_AND_FETCH takes its reply from the entry
+    // before the call returns) and waits for the next completion. A wipe
+    // asked for while the batch ran (its eventfd completion may have been
+    // in the batch already) is served without waiting.
+    const bool wipe_pending =
+        q->wipe_asked.load(std::memory_order_acquire) != wipes_seen;
+    int rc = wipe_pending ? io_uring_submit(&q->ring)
+                          : io_uring_submit_and_wait(&q->ring, 1);
     if (rc < 0 && rc != -EINTR) {
       Fail(std::string("io_uring_enter: ") + std::strerror(-rc));
       break;
     }
-    std::lock_guard<std::mutex> lock(q->mu);
+    // Every reply built so far is the kernel's now: a wipe asked for by
+    // WipeBuffers() can clear the payloads without losing one.
+    const uint64_t asked = q->wipe_asked.load(std::memory_order_acquire);
+    if (asked != wipes_seen) {
+      WipePayloads(q, kFront);
+      wipes_seen = asked;
+      std::lock_guard<std::mutex> lock(q->mu);
+      q->wipe_done = asked;
+      q->wiped.notify_all();
+    }
     struct io_uring_cqe* cqe;
     unsigned head;
     unsigned seen = 0;
     io_uring_for_each_cqe(&q->ring, head, cqe) {
       ++seen;
       auto* e = static_cast<Entry*>(io_uring_cqe_get_data(cqe));
-      if (e == nullptr) {  // the eventfd: Stop()
-        stop = true;
+      if (e == nullptr) {  // the eventfd: Stop() or WipeBuffers()
+        uint64_t count;
+        ssize_t ignored = read(q->eventfd.get(), &count, sizeof count);
+        (void)ignored;
+        if (q->stop_asked.load(std::memory_order_acquire) || !ArmWakeup(q)) {
+          stop = true;
+        }
         continue;
       }
       if (cqe->res < 0) {
@@ -359,7 +413,9 @@ void UringTransport::RingLoop(Queue* q) {
         std::memcpy(hdr->in_out, &out, sizeof out);
         hdr->ent.payload_sz = 0;
       }
-      if (!active_.exchange(true)) {
+      // A plain load first: an exchange on every request would bounce
+      // this line between the ring threads' cores.
+      if (!active_.load(std::memory_order_relaxed) && !active_.exchange(true)) {
         LogInfo("serving through FUSE over io_uring");
       }
       served_.fetch_add(1, std::memory_order_relaxed);
@@ -379,28 +435,47 @@ void UringTransport::RingLoop(Queue* q) {
       req->commit_id = e->commit_id;
     }
     io_uring_cq_advance(&q->ring, seen);
-    // Hand the replies to the kernel while q->mu is held: WipeBuffers()
-    // must never clear a reply the kernel has not taken yet.
-    io_uring_submit(&q->ring);
+    // The commits queued above go to the kernel with the next wait.
   }
+  // Leaving: hand the kernel the replies still queued (it takes them or
+  // the connection is gone), so that the wipes below and in WipeBuffers()
+  // never race a reply.
+  io_uring_submit(&q->ring);
+  std::lock_guard<std::mutex> lock(q->mu);
+  q->loop_running = false;
+  q->wiped.notify_all();
 }
 
 void UringTransport::WipeBuffers() {
   std::lock_guard<std::mutex> setup(setup_mu_);
+  // Ask every ring thread first, so that they all wipe in parallel.
+  std::vector<std::pair<Queue*, uint64_t>> asked;
   for (auto& q : queues_) {
-    std::lock_guard<std::mutex> lock(q->mu);
-    // The payloads hold the plaintext (read replies, write data). The
-    // headers hold request headers only, and the kernel may be writing a
-    // new request into them right now: leave them alone.
-    for (Entry& e : q->entries) {
-      if (e.region != nullptr) explicit_bzero(e.region, kFront + q->payload_size);
+    if (q.get() == t_queue) {  // called on a ring thread: its own, inline
+      WipePayloads(q.get(), kFront);
+      continue;
     }
+    const uint64_t n = q->wipe_asked.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (q->eventfd.get() >= 0) {
+      uint64_t one = 1;
+      ssize_t ignored = write(q->eventfd.get(), &one, sizeof one);
+      (void)ignored;
+    }
+    asked.emplace_back(q.get(), n);
+  }
+  for (const auto& ask : asked) {
+    Queue* q = ask.first;
+    const uint64_t n = ask.second;
+    std::unique_lock<std::mutex> lock(q->mu);
+    q->wiped.wait(lock, [q, n] { return !q->loop_running || q->wipe_done >= n; });
+    if (!q->loop_running) WipePayloads(q, kFront);  // no thread: ours to wipe
   }
 }
 
 void UringTransport::Stop() {
   std::unique_lock<std::mutex> setup(setup_mu_);
   for (auto& q : queues_) {
+    q->stop_asked.store(true, std::memory_order_release);
     if (q->eventfd.get() >= 0) {
       uint64_t one = 1;
       ssize_t ignored = write(q->eventfd.get(), &one, sizeof one);

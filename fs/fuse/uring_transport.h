@@ -31,9 +31,14 @@
 //
 // Plaintext: the payload buffers hold read replies and write data.
 // WipeBuffers() clears every payload (revocation; Stop() clears the headers
-// too). Replies are submitted before a ring thread lets go of its queue, so
-// a wipe never clears a reply the kernel has not taken. The buffers are
-// mmap'd anonymous memory, locked when the process has mlockall.
+// too). Each ring thread does one io_uring_enter per wake-up: it submits the
+// commits of its last batch and waits in the same call. WipeBuffers() does
+// not touch a running queue's buffers itself: it asks the ring thread
+// (eventfd), which wipes right after its io_uring_enter returned, when the
+// kernel has taken every reply built so far, and waits for the answer. So a
+// wipe never clears a reply the kernel has not taken, and the data path
+// takes no lock. The buffers are mmap'd anonymous memory, locked when the
+// process has mlockall.
 //
 // Thread-safety: Attach/Stop are called from the thread that runs the
 // session; the hooks run on libfuse's and the rings' threads; active(),
@@ -87,7 +92,9 @@ class UringTransport {
   // Idempotent. Call after the session loop returned.
   void Stop();
 
-  // Zeroes every payload and header buffer.
+  // Zeroes every payload buffer; returns when each ring thread has wiped
+  // its own (after the reply it may be building has gone to the kernel:
+  // it waits for a request in progress to finish).
   void WipeBuffers();
 
   // Every queue registered and the kernel accepted them.
@@ -117,7 +124,8 @@ class UringTransport {
   std::atomic<int> registered_queues_{0};
   // Guards queues_ and threads_ (filled once by StartRings, emptied by
   // Stop). The ring threads never take it; WipeBuffers takes it, then each
-  // queue's own mutex.
+  // queue's own mutex (Queue::mu, which the ring threads take only to
+  // answer a wipe).
   std::mutex setup_mu_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::thread> threads_;

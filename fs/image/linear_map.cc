@@ -98,10 +98,21 @@ Status LinearMap::Map(uint64_t offset, uint64_t length,
   return MapHoles(e.guest_offset, e.guest_offset + e.length, out);
 }
 
+namespace {
+// The calling thread's last committed plan, reused by its next write so
+// that a write allocates nothing once warm (plans hold offsets only).
+thread_local std::unique_ptr<WritePlan> t_spare_plan;
+}  // namespace
+
 Result<std::unique_ptr<WritePlan>> LinearMap::PrepareWrite(uint64_t offset,
                                                            uint64_t length) {
   if (!writable_) return Status::InvalidArgument("the image is read-only");
-  auto plan = std::make_unique<WritePlan>();
+  std::unique_ptr<WritePlan> plan = std::move(t_spare_plan);
+  if (plan == nullptr) {
+    plan = std::make_unique<WritePlan>();
+  } else {
+    plan->extents.clear();  // keeps its capacity
+  }
   Extent e;
   if (!ExtentFor(offset, length, &e)) return plan;
   if (!holes_) {
@@ -127,7 +138,10 @@ Result<std::unique_ptr<WritePlan>> LinearMap::PrepareWrite(uint64_t offset,
   return plan;
 }
 
-Status LinearMap::CommitWrite(std::unique_ptr<WritePlan>) { return Status(); }
+Status LinearMap::CommitWrite(std::unique_ptr<WritePlan> plan) {
+  t_spare_plan = std::move(plan);  // nothing to link: keep it for reuse
+  return Status();
+}
 
 Status LinearMap::Discard(uint64_t offset, uint64_t length) {
   if (!discards_) {

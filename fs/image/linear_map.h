@@ -1,7 +1,8 @@
 // LinearMap: the BlockMap of a raw (cryptsetup) LUKS image. The data
 // segment is one contiguous run of ciphertext, so guest byte g lives at host
 // byte layout.offset + g with IV sector layout.iv_tweak + g/512. Nothing is
-// ever allocated: CommitWrite does nothing.
+// ever allocated: CommitWrite links nothing (it keeps the plan for the
+// thread's next PrepareWrite, so a warm write allocates no memory either).
 //
 // Two modes:
 //  - default: every unit is data. Map returns ONE kData extent, PrepareWrite
