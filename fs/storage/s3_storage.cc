@@ -13,10 +13,25 @@
 
 #include "common/log.h"
 #include "common/parallel_for.h"
+#include "fs/storage/s3_stream.h"
 
 namespace luksfs::fs {
 
 namespace {
+
+// How far the stream may run ahead of the reader: --read-ahead, within a
+// quarter of the cache (at least one block).
+uint64_t StreamLookahead(const S3Options& o) {
+  return std::max<uint64_t>(S3Storage::kBlockSize,
+                            std::min(o.read_ahead_kib * 1024, o.cache_mib * 1024 * 1024 / 4));
+}
+
+// The part of the cache that stream blocks may use: what the stream holds
+// ahead of the reader, as much again behind it, and one GET's worth of slack
+// for readers a little behind the furthest one.
+uint64_t ScanCapacity(const S3Options& o) {
+  return std::min(o.cache_mib * 1024 * 1024, 2 * StreamLookahead(o) + S3Storage::kMaxGet);
+}
 
 Result<UniqueFd> OpenWriteBack(const std::string& dir, uint64_t size) {
   UniqueFd fd(open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -66,7 +81,7 @@ S3Storage::S3Storage(std::string name, std::string key,
       opts_(opts),
       writable_(fd.get() >= 0),
       fd_(std::move(fd)),
-      cache_(opts.cache_mib * 1024 * 1024),
+      cache_(opts.cache_mib * 1024 * 1024, ScanCapacity(opts)),
       etag_(info.etag),
       remote_size_(info.size) {
   if (opts_.parallel > 1) {
@@ -88,8 +103,10 @@ S3Storage::~S3Storage() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
+    stream_cancel_ = true;
   }
   stop_cv_.notify_all();
+  stream_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   prefetch_.reset();  // drains queued read-ahead while members still live
   fd_.reset();
@@ -173,6 +190,12 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
       blocks[i - first] = cache_.Get(i);
       if (blocks[i - first]) continue;
       // Someone (read-ahead, another reader) is fetching it: wait for them.
+      if (stream_claimed_.count(i)) {
+        // The stream has it next: let it run up to here whatever its
+        // look-ahead bound says.
+        stream_demand_ = std::max(stream_demand_, (i + 1) * kBlockSize);
+        stream_cv_.notify_all();
+      }
       inflight_cv_.wait(l, [&] { return inflight_.count(i) == 0; });
       blocks[i - first] = cache_.Get(i);
       if (blocks[i - first]) continue;
@@ -220,6 +243,19 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       ra_next_ = 0;
       ra_window_ = 0;
       seq_reads_ = 0;
+      if (stream_active_ && !stream_cancel_) {
+        stream_cancel_ = true;
+        stream_cv_.notify_all();
+      }
+      return;
+    }
+    if (opts_.stream_window_mib > 0) {
+      if (++seq_reads_ < 2) return;
+      if (stream_active_) {
+        stream_cv_.notify_all();  // the reader moved on
+      } else {
+        StartStreamLocked(end);
+      }
       return;
     }
     // Adaptive: a run must be seen twice before any GET is issued ahead of
@@ -273,6 +309,108 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       a = b;
     }
   }
+}
+
+void S3Storage::StreamClaimLocked(uint64_t to) const {
+  for (uint64_t i = stream_claim_to_; i < to; ++i) {
+    if (inflight_.count(i) || cache_.Get(i)) continue;
+    inflight_.insert(i);
+    stream_claimed_.insert(i);
+  }
+  stream_claim_to_ = std::max(stream_claim_to_, to);
+}
+
+void S3Storage::StartStreamLocked(uint64_t end) const {
+  const uint64_t remote = remote_size_;
+  const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
+  const uint64_t lookahead = StreamLookahead(opts_);
+  // Start at the first block after the read that is neither cached nor
+  // being fetched (a previous stream or read-ahead may have got further).
+  uint64_t first = end / kBlockSize;
+  const uint64_t scan_to = std::min(nblocks, first + lookahead / kBlockSize + 1);
+  while (first < scan_to && (inflight_.count(first) || cache_.Get(first))) ++first;
+  if (first >= nblocks || first >= scan_to) return;
+  stream_active_ = true;
+  stream_cancel_ = false;
+  stream_demand_ = 0;
+  stream_claim_to_ = first;
+  StreamClaimLocked(std::min(nblocks, first + kStreamClaim));
+  streams_started_.fetch_add(1);
+  prefetch_->Submit([this, first, epoch = cache_.epoch(), etag = etag_] {
+    RunStream(first, epoch, etag);
+  });
+}
+
+void S3Storage::RunStream(uint64_t first, uint64_t epoch, std::string etag) const {
+  const uint64_t remote = remote_size();
+  const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
+  const uint64_t window = opts_.stream_window_mib * 1024 * 1024;
+  // Inside the cache's scan part, or blocks would go before they are read.
+  const uint64_t lookahead = StreamLookahead(opts_);
+  // Before block `index`: wait while the stream is too far ahead, then
+  // claim the next blocks. False abandons the stream.
+  auto begin = [&](uint64_t index) {
+    std::unique_lock<std::mutex> l(mu_);
+    uint64_t seen = std::max(last_end_, stream_demand_);
+    int idle = 0;
+    while (!stop_ && !stream_cancel_ &&
+           !StreamMayAdvance(index, kBlockSize, std::max(last_end_, stream_demand_),
+                             lookahead)) {
+      stream_cv_.wait_for(l, std::chrono::seconds(1));
+      const uint64_t now = std::max(last_end_, stream_demand_);
+      idle = now == seen ? idle + 1 : 0;
+      seen = now;
+      if (idle >= kStreamIdleS) {
+        LogDebug(name_ + ": read-ahead stream: the reader stopped; abandoning it");
+        return false;
+      }
+    }
+    if (stop_ || stream_cancel_) return false;
+    StreamClaimLocked(std::min(nblocks, index + kStreamClaim));
+    return true;
+  };
+  auto emit = [&](uint64_t index, Block blk) {
+    cache_.Insert(epoch, index, std::move(blk), /*scan=*/true);
+    stream_blocks_.fetch_add(1);
+    bool mine;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      mine = stream_claimed_.erase(index) > 0;
+      if (mine) inflight_.erase(index);
+    }
+    if (mine) inflight_cv_.notify_all();
+    return true;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t blocks0 = stream_blocks_.load();
+  Status s;
+  uint64_t at = first * kBlockSize;
+  while (s.ok() && at < remote) {
+    const uint64_t seg_end = StreamSegmentEnd(at, window, remote);
+    BlockAssembler asm_(kBlockSize, at / kBlockSize, seg_end);
+    s = client_->GetStream(key_, at, seg_end - at, etag,
+                           [&](std::span<const uint8_t> chunk) {
+                             return asm_.Add(chunk, begin, emit);
+                           });
+    at = seg_end;
+  }
+  LogDebug(name_ + ": read-ahead stream from byte " +
+           std::to_string(first * kBlockSize) + ": " +
+           std::to_string((stream_blocks_.load() - blocks0) * kBlockSize >> 20) +
+           " MiB in " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - t0).count()) +
+           " ms; " + (s.ok() ? std::string("done") : s.message()));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Whatever it claimed and did not deliver: readers fetch it themselves.
+    for (uint64_t i : stream_claimed_) inflight_.erase(i);
+    stream_claimed_.clear();
+    stream_active_ = false;
+    stream_cancel_ = false;
+    stream_demand_ = 0;
+  }
+  inflight_cv_.notify_all();
 }
 
 Status S3Storage::OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const {
