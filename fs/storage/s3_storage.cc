@@ -125,13 +125,20 @@ uint64_t S3Storage::remote_size() const {
 // ---------------------------------------------------------------------------
 // Reads
 
-Status S3Storage::Get(uint64_t offset, std::span<uint8_t> dst) const {
+Status S3Storage::GetStream(
+    uint64_t offset, uint64_t length,
+    const std::function<bool(std::span<const uint8_t>)>& sink) const {
   std::string etag = this->etag();
+  uint64_t done = 0;  // bytes given to sink, over the attempts
   for (int attempt = 0;; ++attempt) {
-    Status s = client_->GetRange(key_, offset, dst, etag);
+    Status s = client_->GetStream(key_, offset + done, length - done, etag,
+                                  [&](std::span<const uint8_t> chunk) {
+                                    if (!sink(chunk)) return false;
+                                    done += chunk.size();
+                                    return true;
+                                  });
     if (s.ok() || s.os_errno() != ESTALE || attempt >= 3) return s;
-    // 412: if our own commit re-pinned the ETag meanwhile, the clean bytes
-    // are the same in the new object; read them there.
+    // As Get: after our own commit re-pinned the ETag, read the rest there.
     const std::string now = this->etag();
     if (now == etag) return s;
     etag = now;
@@ -147,7 +154,7 @@ void S3Storage::ClearInflight(uint64_t first, uint64_t n) const {
 }
 
 Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
-                              std::vector<Block>* out) const {
+                              std::vector<Block>* out, bool scan) const {
   const uint64_t epoch = cache_.epoch();
   const uint64_t per_get = kMaxGet / kBlockSize;
   const size_t gets = (n + per_get - 1) / per_get;
@@ -157,18 +164,16 @@ Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
     const uint64_t nb = std::min(per_get, first + n - b0);
     const uint64_t begin = b0 * kBlockSize;
     const uint64_t end = std::min(remote, (b0 + nb) * kBlockSize);
-    std::vector<uint8_t> buf(end - begin);
-    LUKSFS_RETURN_IF_ERROR(Get(begin, buf));
-    for (uint64_t i = 0; i < nb; ++i) {
-      const uint64_t off = i * kBlockSize;
-      const uint64_t len = std::min(kBlockSize, end - begin - off);
-      auto blk = std::make_shared<const std::vector<uint8_t>>(
-          buf.begin() + static_cast<ptrdiff_t>(off),
-          buf.begin() + static_cast<ptrdiff_t>(off + len));
-      cache_.Insert(epoch, b0 + i, blk);
-      (*out)[b0 + i - first] = std::move(blk);
-    }
-    return Status();
+    // The body is cut into blocks as it arrives: one copy, no zero fill.
+    BlockAssembler blocks(kBlockSize, b0, end);
+    auto emit = [&](uint64_t index, Block blk) {
+      cache_.Insert(epoch, index, blk, scan);
+      (*out)[index - first] = std::move(blk);
+      return true;
+    };
+    return GetStream(begin, end - begin, [&](std::span<const uint8_t> chunk) {
+      return blocks.Add(chunk, [](uint64_t) { return true; }, emit);
+    });
   });
 }
 
@@ -209,7 +214,7 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
     size_t b = a + 1;
     while (b < mine.size() && mine[b] == mine[b - 1] + 1) ++b;
     std::vector<Block> got;
-    Status s = FetchBlocks(mine[a], b - a, remote, &got);
+    Status s = FetchBlocks(mine[a], b - a, remote, &got, /*scan=*/false);
     ClearInflight(mine[a], b - a);
     if (!s.ok() && status.ok()) status = s;
     if (s.ok()) {
@@ -302,7 +307,7 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       const uint64_t f = need[a], n = b - a;
       prefetch_->Submit([this, f, n, remote] {
         std::vector<Block> got;
-        Status s = FetchBlocks(f, n, remote, &got);
+        Status s = FetchBlocks(f, n, remote, &got, /*scan=*/true);
         ClearInflight(f, n);
         if (!s.ok()) LogDebug(name_ + ": read-ahead: " + s.message());
       });
@@ -349,14 +354,19 @@ void S3Storage::RunStream(uint64_t first, uint64_t epoch, std::string etag) cons
   const uint64_t lookahead = StreamLookahead(opts_);
   // Before block `index`: wait while the stream is too far ahead, then
   // claim the next blocks. False abandons the stream.
+  std::chrono::steady_clock::duration waited{};  // in flow control
   auto begin = [&](uint64_t index) {
     std::unique_lock<std::mutex> l(mu_);
     uint64_t seen = std::max(last_end_, stream_demand_);
     int idle = 0;
+    std::chrono::steady_clock::time_point w0{};
     while (!stop_ && !stream_cancel_ &&
            !StreamMayAdvance(index, kBlockSize, std::max(last_end_, stream_demand_),
                              lookahead)) {
+      if (w0 == std::chrono::steady_clock::time_point{}) w0 = std::chrono::steady_clock::now();
       stream_cv_.wait_for(l, std::chrono::seconds(1));
+      waited += std::chrono::steady_clock::now() - w0;
+      w0 = std::chrono::steady_clock::now();
       const uint64_t now = std::max(last_end_, stream_demand_);
       idle = now == seen ? idle + 1 : 0;
       seen = now;
@@ -400,7 +410,9 @@ void S3Storage::RunStream(uint64_t first, uint64_t epoch, std::string etag) cons
            " MiB in " +
            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - t0).count()) +
-           " ms; " + (s.ok() ? std::string("done") : s.message()));
+           " ms (" +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()) +
+           " ms of it ahead of the reader); " + (s.ok() ? std::string("done") : s.message()));
   {
     std::lock_guard<std::mutex> l(mu_);
     // Whatever it claimed and did not deliver: readers fetch it themselves.

@@ -55,6 +55,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -110,12 +111,16 @@ class S3Storage : public Storage {
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
-  // GETs blocks [first, first+n) (one request each kMaxGet), caching them;
-  // `remote` is the object's size (blocks end there).
+  // GETs blocks [first, first+n) (one request each kMaxGet), caching them
+  // (as scan blocks for read-ahead); `remote` is the object's size (blocks
+  // end there).
   Status FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
-                     std::vector<Block>* out) const;
-  // One ranged GET with If-Match; re-pins after our own commit.
-  Status Get(uint64_t offset, std::span<uint8_t> dst) const;
+                     std::vector<Block>* out, bool scan) const;
+  // One ranged GET with If-Match, streamed into `sink`
+  // (S3Client::GetStream); after a 412 caused by our own commit (the ETag
+  // was re-pinned meanwhile) the rest is read from the new object.
+  Status GetStream(uint64_t offset, uint64_t length,
+                   const std::function<bool(std::span<const uint8_t>)>& sink) const;
   // Overlays the ranges of [offset, offset+dst.size()) held locally.
   Status OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const;
   Status ReadAll(uint64_t offset, std::span<uint8_t> dst) const;
