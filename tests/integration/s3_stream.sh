@@ -4,6 +4,8 @@
 # wrote:
 #   1. a cold sequential read is served by the stream (the daemon's log says how many MiB);
 #   2. a sequential read broken by random reads far away: the stream is abandoned and restarted;
+#      a reader that pauses 12 s: the stream, waiting ahead of it, is abandoned after 10 s and a
+#      new one starts when the read goes on;
 #   3. through tests/s3/fault_proxy.py, which cuts every 3rd GET halfway: the stream resumes at
 #      the first byte it has not delivered;
 #   4. radosgw restarted in the middle of a slow streamed read.
@@ -63,6 +65,26 @@ starts=$(grep -c "read-ahead stream from byte" mix.log || true)
 abandoned=$(grep -c "read-ahead stream from byte.*abandoned" mix.log || true)
 log "$starts streams, $abandoned abandoned"
 ((starts >= 3 && abandoned >= 2)) || fail "random reads did not abandon and restart the stream: $(grep -i stream mix.log | head -5)"
+
+# --- 2b. the reader pauses: the stream waits, then is abandoned; the read goes on -----------------
+log "reader pauses longer than the stream waits"
+mnt=$(new_mountpoint pause)
+mount_view "$URI" "$mnt" -r --passphrase-file pw "${EP[@]}" --direct-io -v --log-file "$WORK/pause.log"
+"$PY" - "$mnt/disk.raw" pause.view <<'PYEOF' || fail "paused read failed"
+import sys, time
+with open(sys.argv[1], "rb", buffering=0) as f, open(sys.argv[2], "wb") as o:
+    n = 0
+    while chunk := f.read(1 << 20):
+        o.write(chunk)
+        n += 1
+        if n == 8:
+            time.sleep(12)
+PYEOF
+umount_view "$mnt"
+assert_files_eq plain pause.view "read with a pause vs oracle plaintext"
+grep -q "the reader stopped; abandoning it" pause.log || fail "the waiting stream was not abandoned: $(grep -i stream pause.log | head -5)"
+starts=$(grep -c "read-ahead stream from byte" pause.log || true)
+((starts >= 2)) || fail "no new stream after the pause ($starts)"
 
 # --- 3. GETs cut halfway (fault proxy) ------------------------------------------------------------
 log "fault proxy: every 3rd GET cut halfway"
