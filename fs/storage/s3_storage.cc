@@ -358,19 +358,20 @@ void S3Storage::RunStream(uint64_t first, uint64_t epoch, std::string etag) cons
   auto begin = [&](uint64_t index) {
     std::unique_lock<std::mutex> l(mu_);
     uint64_t seen = std::max(last_end_, stream_demand_);
-    int idle = 0;
+    auto moved = std::chrono::steady_clock::now();  // the reader, last
     std::chrono::steady_clock::time_point w0{};
     while (!stop_ && !stream_cancel_ &&
            !StreamMayAdvance(index, kBlockSize, std::max(last_end_, stream_demand_),
                              lookahead)) {
       if (w0 == std::chrono::steady_clock::time_point{}) w0 = std::chrono::steady_clock::now();
       stream_cv_.wait_for(l, std::chrono::seconds(1));
-      waited += std::chrono::steady_clock::now() - w0;
-      w0 = std::chrono::steady_clock::now();
+      const auto t = std::chrono::steady_clock::now();
+      waited += t - w0;
+      w0 = t;
       const uint64_t now = std::max(last_end_, stream_demand_);
-      idle = now == seen ? idle + 1 : 0;
+      if (now != seen) moved = t;
       seen = now;
-      if (idle >= kStreamIdleS) {
+      if (t - moved >= std::chrono::seconds(kStreamIdleS)) {
         LogDebug(name_ + ": read-ahead stream: the reader stopped; abandoning it");
         return false;
       }
