@@ -5,6 +5,7 @@
 # (empty block cache, empty page cache) and dd of the whole view. Prints one line per round and
 # the ratios luksfs/curl.
 #   usage: contrib/bench/s3_read.sh [SIZE_MIB (default 512)] [ROUNDS (default 3)] [-- luksfs opts]
+# (e.g. `-- --s3-stream-window 0` for the parallel ranged read-ahead instead of the stream).
 # LUKSFS=path selects the binary (default build/luksfs); LUKSFS_BASE=path adds, in each round,
 # the same read through a second binary (e.g. the previous release) for a before/after column.
 set -uo pipefail
@@ -58,4 +59,5 @@ for r in $(seq 1 "$ROUNDS"); do
     printf '%-6s %12s %12s %8s %12s %8s\n' "$r" "$c" "$l" "$ratio" "$b" "$bratio"
 done
 log "ratios luksfs/curl: ${ratios[*]}; load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+log "luksfs/curl min / median / max: $("$PY" -c "import statistics, sys; r = sorted(map(float, sys.argv[1:])); print(f'{r[0]:.2f} / {statistics.median(r):.2f} / {r[-1]:.2f}')" "${ratios[@]}")"
 pass

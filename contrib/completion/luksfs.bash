@@ -43,6 +43,7 @@ _luksfs() {
         --on-revoke) mapfile -t COMPREPLY < <(compgen -W "eio unmount" -- "$cur"); return ;;
         --name | --threads | --kernel-readahead | --key-slot | --max-kdf-memory | --s3-endpoint | \
             --s3-region | --s3-retries | --cache-size | --read-ahead | --commit-interval | --kms | \
+            --s3-stream-window | \
             --kms-fingerprint | --kms-user | --kms-instance | --kms-poll | --kms-grace | --from | \
             --log-file | -o)
             return ;;

@@ -45,6 +45,7 @@ const std::map<std::string, std::string> kOWords = {
     {"s3_ca=", "--s3-ca="},             {"s3_retries=", "--s3-retries="},
     {"cache_dir=", "--cache-dir="},     {"cache_size=", "--cache-size="},
     {"read_ahead=", "--read-ahead="},   {"commit_interval=", "--commit-interval="},
+    {"s3_stream_window=", "--s3-stream-window="},
     {"kms_ca=", "--kms-ca="},           {"kms_fingerprint=", "--kms-fingerprint="},
     {"kms_cert=", "--kms-cert="},       {"kms_key=", "--kms-key="},
     {"kms_user=", "--kms-user="},       {"kms_password_file=", "--kms-password-file="},
@@ -143,6 +144,8 @@ po::options_description StorageDesc() {
        "MiB of ciphertext cached in memory (default 256)")
       ("read-ahead", po::value<uint64_t>(),
        "KiB read ahead on sequential reads, 0 = off (default 16384)")
+      ("s3-stream-window", po::value<uint64_t>(),
+       "MiB per streaming GET of sequential read-ahead, 0 = parallel ranged GETs (default 256)")
       ("commit-interval", po::value<uint64_t>(),
        "seconds between background commits, 0 = off (default 30)")
       ("offset", po::value<uint64_t>(),
@@ -170,6 +173,9 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
   if (vm.count("s3-retries")) o.max_retries = vm["s3-retries"].as<unsigned>();
   if (vm.count("cache-size")) o.cache_mib = vm["cache-size"].as<uint64_t>();
   if (vm.count("read-ahead")) o.read_ahead_kib = vm["read-ahead"].as<uint64_t>();
+  if (vm.count("s3-stream-window")) {
+    o.stream_window_mib = vm["s3-stream-window"].as<uint64_t>();
+  }
   if (vm.count("commit-interval")) {
     o.commit_interval_s = vm["commit-interval"].as<uint64_t>();
   }
@@ -182,6 +188,7 @@ std::string ReadStorage(const po::variables_map& vm, fs::StorageOptions* st) {
     return "--cache-size must be 1..1048576 MiB";
   }
   if (o.read_ahead_kib > 1024 * 1024) return "--read-ahead must be at most 1048576 KiB";
+  if (o.stream_window_mib > 5u << 20) return "--s3-stream-window must be at most 5242880 MiB";
   if (o.commit_interval_s > 86400) return "--commit-interval must be at most 86400 s";
   if (vm.count("offset")) st->offset = vm["offset"].as<uint64_t>();
   if (vm.count("partition")) st->partition = vm["partition"].as<int>();

@@ -56,6 +56,22 @@ TEST(OptionsS3, MountDashO) {
   EXPECT_EQ(o.ca_file, "/ca");
 }
 
+TEST(OptionsS3, StreamWindow) {
+  ParseResult d = ParseCommandLine({"mount", "s3://b1/k", "/mnt"});
+  ASSERT_TRUE(d.command) << d.error;
+  EXPECT_EQ(d.command->mount.storage.s3.stream_window_mib, 256u);
+  ParseResult r = ParseCommandLine({"mount", "s3://b1/k", "/mnt", "--s3-stream-window", "0"});
+  ASSERT_TRUE(r.command) << r.error;
+  EXPECT_EQ(r.command->mount.storage.s3.stream_window_mib, 0u);
+  ParseResult o = ParseCommandLine({"s3://b1/k", "/mnt", "-o", "ro,s3_stream_window=64"});
+  ASSERT_TRUE(o.command) << o.error;
+  EXPECT_EQ(o.command->mount.storage.s3.stream_window_mib, 64u);
+  ParseResult bad =
+      ParseCommandLine({"mount", "s3://b1/k", "/mnt", "--s3-stream-window", "9999999"});
+  EXPECT_FALSE(bad.command);
+  EXPECT_NE(bad.error.find("--s3-stream-window"), std::string::npos) << bad.error;
+}
+
 TEST(OptionsS3, InfoAndCheck) {
   ParseResult i = ParseCommandLine({"info", "s3://b1/k", "--s3-endpoint", "http://h:1"});
   ASSERT_TRUE(i.command) << i.error;

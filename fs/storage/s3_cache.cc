@@ -8,7 +8,7 @@ Block BlockCache::Get(uint64_t index) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = map_.find(index);
   if (it == map_.end()) return nullptr;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  if (!it->second.scan) lru_.splice(lru_.begin(), lru_, it->second.lru);
   return it->second.block;
 }
 
@@ -17,20 +17,30 @@ uint64_t BlockCache::epoch() const {
   return epoch_;
 }
 
-void BlockCache::Insert(uint64_t epoch, uint64_t index, Block block) {
-  if (!block || block->size() > capacity_) return;
+void BlockCache::Insert(uint64_t epoch, uint64_t index, Block block, bool scan) {
+  if (!block || block->size() > (scan ? scan_capacity_ : capacity_)) return;
   std::lock_guard<std::mutex> l(mu_);
   if (epoch != epoch_) return;
   auto it = map_.find(index);
-  if (it != map_.end()) {
-    bytes_ -= it->second.block->size();
-    lru_.erase(it->second.lru);
-    map_.erase(it);
-  }
-  lru_.push_front(index);
+  if (it != map_.end()) EraseLocked(it);
+  std::list<uint64_t>& list = scan ? scan_ : lru_;
+  list.push_front(index);
   bytes_ += block->size();
-  map_.emplace(index, Entry{std::move(block), lru_.begin()});
+  if (scan) scan_bytes_ += block->size();
+  map_.emplace(index, Entry{std::move(block), list.begin(), scan});
   EvictLocked();
+}
+
+void BlockCache::EraseLocked(std::unordered_map<uint64_t, Entry>::iterator it) {
+  const uint64_t n = it->second.block->size();
+  bytes_ -= n;
+  if (it->second.scan) {
+    scan_bytes_ -= n;
+    scan_.erase(it->second.lru);
+  } else {
+    lru_.erase(it->second.lru);
+  }
+  map_.erase(it);
 }
 
 void BlockCache::Invalidate(uint64_t first, uint64_t last) {
@@ -39,9 +49,7 @@ void BlockCache::Invalidate(uint64_t first, uint64_t last) {
   if (last - first > map_.size()) {
     for (auto it = map_.begin(); it != map_.end();) {
       if (it->first >= first && it->first <= last) {
-        bytes_ -= it->second.block->size();
-        lru_.erase(it->second.lru);
-        it = map_.erase(it);
+        EraseLocked(it++);
       } else {
         ++it;
       }
@@ -51,19 +59,22 @@ void BlockCache::Invalidate(uint64_t first, uint64_t last) {
   for (uint64_t i = first; i <= last; ++i) {
     auto it = map_.find(i);
     if (it == map_.end()) continue;
-    bytes_ -= it->second.block->size();
-    lru_.erase(it->second.lru);
-    map_.erase(it);
+    EraseLocked(it);
   }
 }
 
 void BlockCache::EvictLocked() {
-  while (bytes_ > capacity_ && !lru_.empty()) {
-    auto it = map_.find(lru_.back());
-    bytes_ -= it->second.block->size();
-    map_.erase(it);
-    lru_.pop_back();
+  // Scan blocks go first: over their own bound, then over the whole one.
+  while (scan_bytes_ > scan_capacity_ && !scan_.empty()) {
+    EraseLocked(map_.find(scan_.back()));
   }
+  while (bytes_ > capacity_ && !scan_.empty()) EraseLocked(map_.find(scan_.back()));
+  while (bytes_ > capacity_ && !lru_.empty()) EraseLocked(map_.find(lru_.back()));
+}
+
+uint64_t BlockCache::scan_bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return scan_bytes_;
 }
 
 uint64_t BlockCache::bytes() const {

@@ -17,10 +17,21 @@ using Block = std::shared_ptr<const std::vector<uint8_t>>;
 
 // LRU cache of blocks keyed by block index. Holds at most capacity_bytes of
 // block data (a block larger than the capacity is not kept).
+// Scan blocks (Insert with scan = true: the blocks of a sequential stream,
+// mostly read once) are kept apart, oldest inserted first out, in at most
+// scan_capacity_bytes: a long sequential read recycles that much memory
+// instead of growing to the whole capacity and evicting the blocks random
+// reads use. Get does not promote a scan block; inserting a block again as
+// a normal one moves it to the normal LRU.
 // Thread-safety: every method may be called concurrently.
 class BlockCache {
  public:
-  explicit BlockCache(uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
+  explicit BlockCache(uint64_t capacity_bytes)
+      : BlockCache(capacity_bytes, capacity_bytes) {}
+  BlockCache(uint64_t capacity_bytes, uint64_t scan_capacity_bytes)
+      : capacity_(capacity_bytes),
+        scan_capacity_(scan_capacity_bytes < capacity_bytes ? scan_capacity_bytes
+                                                            : capacity_bytes) {}
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
@@ -33,27 +44,33 @@ class BlockCache {
 
   // Inserts (or replaces) a block unless `epoch` is stale. Evicts least
   // recently used blocks to stay under the capacity.
-  void Insert(uint64_t epoch, uint64_t index, Block block);
+  void Insert(uint64_t epoch, uint64_t index, Block block, bool scan = false);
 
   // Drops blocks [first, last] and advances the epoch.
   void Invalidate(uint64_t first, uint64_t last);
 
   uint64_t bytes() const;
+  uint64_t scan_bytes() const;  // of those, in scan blocks
   size_t count() const;
 
  private:
   struct Entry {
     Block block;
-    std::list<uint64_t>::iterator lru;
+    std::list<uint64_t>::iterator lru;  // in lru_, or in scan_ when scan
+    bool scan;
   };
+  void EraseLocked(std::unordered_map<uint64_t, Entry>::iterator it);
   void EvictLocked();
 
   const uint64_t capacity_;
+  const uint64_t scan_capacity_;
   // mu_ guards everything below. Leaf lock: nothing is called while held.
   mutable std::mutex mu_;
   uint64_t epoch_ = 0;
   uint64_t bytes_ = 0;
-  std::list<uint64_t> lru_;  // front = most recent
+  uint64_t scan_bytes_ = 0;
+  std::list<uint64_t> lru_;   // front = most recent
+  std::list<uint64_t> scan_;  // scan blocks; front = newest inserted
   std::unordered_map<uint64_t, Entry> map_;
 };
 

@@ -160,5 +160,57 @@ TEST(RangeSet, MatchesBitmapModel) {
   }
 }
 
+// Scan blocks: bounded by their own part, oldest inserted out first, never
+// promoted by Get, and never pushing normal blocks out while under it.
+TEST(BlockCache, ScanBlocksRecycleTheirOwnPart) {
+  BlockCache c(1000, 300);
+  const uint64_t e = c.epoch();
+  c.Insert(e, 100, B(100, 7));  // a normal block (a random read's)
+  for (uint64_t i = 0; i < 10; ++i) {
+    c.Insert(e, i, B(100, static_cast<uint8_t>(i)), /*scan=*/true);
+    ASSERT_TRUE(c.Get(i));  // read once; must not promote it
+    EXPECT_LE(c.scan_bytes(), 300u);
+  }
+  EXPECT_EQ(c.scan_bytes(), 300u);
+  EXPECT_EQ(c.bytes(), 400u);
+  EXPECT_TRUE(c.Get(100));  // the normal block survived the scan
+  EXPECT_FALSE(c.Get(6));
+  for (uint64_t i = 7; i < 10; ++i) EXPECT_EQ((*c.Get(i))[0], i);
+  // Get(7) above did not promote 7: the next scan block evicts it.
+  c.Insert(e, 10, B(100), true);
+  EXPECT_FALSE(c.Get(7));
+  EXPECT_TRUE(c.Get(8));
+  // Inserted again as a normal block, 8 leaves the scan part.
+  c.Insert(e, 8, B(100, 88));
+  EXPECT_EQ(c.scan_bytes(), 200u);
+  c.Insert(e, 11, B(100), true);
+  c.Insert(e, 12, B(100), true);
+  EXPECT_EQ((*c.Get(8))[0], 88);
+  EXPECT_FALSE(c.Get(9));
+  // Invalidate drops scan blocks too and keeps the byte counts right.
+  c.Invalidate(0, 20);
+  EXPECT_EQ(c.scan_bytes(), 0u);
+  EXPECT_EQ(c.bytes(), 100u);
+  // A scan block larger than the scan part is not kept.
+  c.Insert(c.epoch(), 30, B(301), true);
+  EXPECT_FALSE(c.Get(30));
+}
+
+// Over the whole capacity, scan blocks go before normal ones.
+TEST(BlockCache, ScanBlocksGoFirstOverTheWholeBound) {
+  BlockCache c(300, 200);
+  const uint64_t e = c.epoch();
+  c.Insert(e, 1, B(100), true);
+  c.Insert(e, 2, B(100), true);
+  c.Insert(e, 3, B(100));
+  c.Insert(e, 4, B(100));
+  EXPECT_EQ(c.bytes(), 300u);
+  EXPECT_FALSE(c.Get(1));
+  EXPECT_TRUE(c.Get(2));
+  EXPECT_TRUE(c.Get(3));
+  EXPECT_TRUE(c.Get(4));
+  EXPECT_EQ(c.scan_bytes(), 100u);
+}
+
 }  // namespace
 }  // namespace luksfs::fs

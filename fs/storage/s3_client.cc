@@ -20,6 +20,10 @@ struct S3Client::Call {
   std::span<const uint8_t> body;     // PUT/POST body
   bool send_body = false;            // PUT/POST: send body (maybe empty)
   std::span<uint8_t> sink;           // GET: exact destination of a 2xx body
+  // GET: instead of sink, each chunk of a 2xx body (false aborts).
+  std::function<bool(std::span<const uint8_t>)> stream;
+  bool no_retry = false;             // one attempt (the caller resumes)
+  bool* transient = nullptr;         // with no_retry: set when worth resuming
   std::string what;                  // "GET bytes=0-9" for messages
 };
 
@@ -126,6 +130,7 @@ Result<S3Client::Response> S3Client::Perform(const Call& call) {
   // A 2xx GET body goes straight to the caller's buffer, exactly.
   size_t sink_bytes = 0;
   bool sink_overflow = false;
+  bool stream_abort = false;
   if (!call.sink.empty()) {
     req.body_writer = [&](long status, std::span<const uint8_t> chunk) {
       if (status < 200 || status >= 300) return http::SinkVerdict::kKeep;
@@ -135,6 +140,16 @@ Result<S3Client::Response> S3Client::Perform(const Call& call) {
       }
       std::memcpy(call.sink.data() + sink_bytes, chunk.data(), chunk.size());
       sink_bytes += chunk.size();
+      return http::SinkVerdict::kTaken;
+    };
+  } else if (call.stream) {
+    req.body_writer = [&](long status, std::span<const uint8_t> chunk) {
+      if (status < 200 || status >= 300) return http::SinkVerdict::kKeep;
+      sink_bytes += chunk.size();
+      if (!call.stream(chunk)) {
+        stream_abort = true;
+        return http::SinkVerdict::kAbort;
+      }
       return http::SinkVerdict::kTaken;
     };
   }
@@ -163,7 +178,7 @@ Result<S3Client::Response> S3Client::Perform(const Call& call) {
   SecureBuffer token_line;
   Status sign_error;
   http::RetryRules rules;
-  rules.policy = RetryPolicy::S3(cfg_.max_retries);
+  rules.policy = RetryPolicy::S3(call.no_retry ? 0 : cfg_.max_retries);
   rules.retry_response = [](const http::Response& r) {
     return RetryableHttp(r.status, r.body);
   };
@@ -186,7 +201,9 @@ Result<S3Client::Response> S3Client::Perform(const Call& call) {
   if (sink_overflow) {
     return Status::IOError(call.what + ": server sent more bytes than requested", EIO);
   }
-  const std::string gave_up =
+  if (stream_abort) return Status::Unavailable(call.what + ": abandoned");
+  if (call.transient != nullptr) *call.transient = info.exhausted;
+  const std::string gave_up = call.no_retry ? std::string() :
       " (gave up after " + std::to_string(info.attempts) + " attempts)";
   if (!r.ok()) {
     return Status::IOError(r.status().message() + (info.exhausted ? gave_up : ""), EIO);
@@ -264,6 +281,69 @@ Status S3Client::GetRange(const std::string& key, uint64_t offset,
     retries_.fetch_add(1);
     std::this_thread::sleep_for(Backoff(attempt));
   }
+}
+
+Status S3Client::GetStream(const std::string& key, uint64_t offset, uint64_t length,
+                           const std::string& if_match,
+                           const std::function<bool(std::span<const uint8_t>)>& sink) {
+  const uint64_t end = offset + length;
+  uint64_t pos = offset;  // first byte not yet given to sink
+  bool overflow = false;
+  for (unsigned attempt = 0; pos < end; ++attempt) {
+    Call c;
+    c.method = "GET";
+    c.key = key;
+    const std::string range =
+        "bytes=" + std::to_string(pos) + "-" + std::to_string(end - 1);
+    c.headers.emplace_back("range", range);
+    if (!if_match.empty()) c.headers.emplace_back("if-match", if_match);
+    c.what = "GET " + range;
+    c.no_retry = true;  // resumed here, from pos, not from the range start
+    bool transient = false;
+    c.transient = &transient;
+    c.stream = [&](std::span<const uint8_t> chunk) {
+      if (chunk.size() > end - pos) {
+        overflow = true;
+        return false;
+      }
+      if (!sink(chunk)) return false;
+      pos += chunk.size();
+      return true;
+    };
+    Result<Response> r = Perform(c);
+    if (overflow) {
+      return Status::IOError(c.what + ": server sent more bytes than requested", EIO);
+    }
+    Status failed;
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kUnavailable &&
+          r.status().message().ends_with(": abandoned")) {
+        return r.status();  // the sink's choice: no retry
+      }
+      if (!transient) return r.status();
+      failed = r.status();
+    } else if (r->status != 206 && !(r->status == 200 && pos == 0)) {
+      if (r->status == 200) {
+        return Status::IOError(c.what + ": server ignored the Range header", EIO);
+      }
+      Status e = HttpError(c, *r);
+      if (!transient) return e;
+      failed = e;
+    } else if (pos == end) {
+      return Status();
+    } else {
+      failed = Status::IOError(c.what + ": short body (" +
+                                   std::to_string(r->sink_bytes) + " bytes)", EIO);
+    }
+    if (attempt >= cfg_.max_retries) {
+      return Status::IOError(failed.message() + " (gave up after " +
+                                 std::to_string(attempt + 1) + " attempts)", EIO);
+    }
+    retries_.fetch_add(1);
+    LogDebug(failed.message() + "; resuming at byte " + std::to_string(pos));
+    std::this_thread::sleep_for(Backoff(attempt));
+  }
+  return Status();
 }
 
 Result<std::string> S3Client::Put(const std::string& key,

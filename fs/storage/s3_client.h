@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -65,6 +66,19 @@ class S3Client {
   // the server refuses (412) if the object's ETag changed.
   Status GetRange(const std::string& key, uint64_t offset,
                   std::span<uint8_t> dst, const std::string& if_match);
+
+  // Streaming GET of bytes [offset, offset + length): every byte is given
+  // to `sink` once, in order, as it arrives (chunks of any size). A failed
+  // attempt (connection failure, reset, stall, 5xx, short body) is resumed
+  // from the first byte not yet delivered, up to max_retries times with the
+  // same backoff as every request. When `sink` returns false the transfer
+  // is abandoned (its connection is closed) and kUnavailable "... abandoned"
+  // is returned. Other errors as GetRange; bytes delivered before an error
+  // are correct (If-Match holds on every attempt).
+  // Thread-safety: as every method; `sink` runs on the calling thread.
+  Status GetStream(const std::string& key, uint64_t offset, uint64_t length,
+                   const std::string& if_match,
+                   const std::function<bool(std::span<const uint8_t>)>& sink);
 
   // Single PUT of a whole object; returns the new ETag (may be empty).
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data);

@@ -13,10 +13,25 @@
 
 #include "common/log.h"
 #include "common/parallel_for.h"
+#include "fs/storage/s3_stream.h"
 
 namespace luksfs::fs {
 
 namespace {
+
+// How far the stream may run ahead of the reader: --read-ahead, within a
+// quarter of the cache (at least one block).
+uint64_t StreamLookahead(const S3Options& o) {
+  return std::max<uint64_t>(S3Storage::kBlockSize,
+                            std::min(o.read_ahead_kib * 1024, o.cache_mib * 1024 * 1024 / 4));
+}
+
+// The part of the cache that stream blocks may use: what the stream holds
+// ahead of the reader, as much again behind it, and one GET's worth of slack
+// for readers a little behind the furthest one.
+uint64_t ScanCapacity(const S3Options& o) {
+  return std::min(o.cache_mib * 1024 * 1024, 2 * StreamLookahead(o) + S3Storage::kMaxGet);
+}
 
 Result<UniqueFd> OpenWriteBack(const std::string& dir, uint64_t size) {
   UniqueFd fd(open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -66,7 +81,7 @@ S3Storage::S3Storage(std::string name, std::string key,
       opts_(opts),
       writable_(fd.get() >= 0),
       fd_(std::move(fd)),
-      cache_(opts.cache_mib * 1024 * 1024),
+      cache_(opts.cache_mib * 1024 * 1024, ScanCapacity(opts)),
       etag_(info.etag),
       remote_size_(info.size) {
   if (opts_.parallel > 1) {
@@ -88,8 +103,10 @@ S3Storage::~S3Storage() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
+    stream_cancel_ = true;
   }
   stop_cv_.notify_all();
+  stream_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   prefetch_.reset();  // drains queued read-ahead while members still live
   fd_.reset();
@@ -108,13 +125,20 @@ uint64_t S3Storage::remote_size() const {
 // ---------------------------------------------------------------------------
 // Reads
 
-Status S3Storage::Get(uint64_t offset, std::span<uint8_t> dst) const {
+Status S3Storage::GetStream(
+    uint64_t offset, uint64_t length,
+    const std::function<bool(std::span<const uint8_t>)>& sink) const {
   std::string etag = this->etag();
+  uint64_t done = 0;  // bytes given to sink, over the attempts
   for (int attempt = 0;; ++attempt) {
-    Status s = client_->GetRange(key_, offset, dst, etag);
+    Status s = client_->GetStream(key_, offset + done, length - done, etag,
+                                  [&](std::span<const uint8_t> chunk) {
+                                    if (!sink(chunk)) return false;
+                                    done += chunk.size();
+                                    return true;
+                                  });
     if (s.ok() || s.os_errno() != ESTALE || attempt >= 3) return s;
-    // 412: if our own commit re-pinned the ETag meanwhile, the clean bytes
-    // are the same in the new object; read them there.
+    // As Get: after our own commit re-pinned the ETag, read the rest there.
     const std::string now = this->etag();
     if (now == etag) return s;
     etag = now;
@@ -130,7 +154,7 @@ void S3Storage::ClearInflight(uint64_t first, uint64_t n) const {
 }
 
 Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
-                              std::vector<Block>* out) const {
+                              std::vector<Block>* out, bool scan) const {
   const uint64_t epoch = cache_.epoch();
   const uint64_t per_get = kMaxGet / kBlockSize;
   const size_t gets = (n + per_get - 1) / per_get;
@@ -140,18 +164,16 @@ Status S3Storage::FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
     const uint64_t nb = std::min(per_get, first + n - b0);
     const uint64_t begin = b0 * kBlockSize;
     const uint64_t end = std::min(remote, (b0 + nb) * kBlockSize);
-    std::vector<uint8_t> buf(end - begin);
-    LUKSFS_RETURN_IF_ERROR(Get(begin, buf));
-    for (uint64_t i = 0; i < nb; ++i) {
-      const uint64_t off = i * kBlockSize;
-      const uint64_t len = std::min(kBlockSize, end - begin - off);
-      auto blk = std::make_shared<const std::vector<uint8_t>>(
-          buf.begin() + static_cast<ptrdiff_t>(off),
-          buf.begin() + static_cast<ptrdiff_t>(off + len));
-      cache_.Insert(epoch, b0 + i, blk);
-      (*out)[b0 + i - first] = std::move(blk);
-    }
-    return Status();
+    // The body is cut into blocks as it arrives: one copy, no zero fill.
+    BlockAssembler blocks(kBlockSize, b0, end);
+    auto emit = [&](uint64_t index, Block blk) {
+      cache_.Insert(epoch, index, blk, scan);
+      (*out)[index - first] = std::move(blk);
+      return true;
+    };
+    return GetStream(begin, end - begin, [&](std::span<const uint8_t> chunk) {
+      return blocks.Add(chunk, [](uint64_t) { return true; }, emit);
+    });
   });
 }
 
@@ -173,6 +195,12 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
       blocks[i - first] = cache_.Get(i);
       if (blocks[i - first]) continue;
       // Someone (read-ahead, another reader) is fetching it: wait for them.
+      if (stream_claimed_.count(i)) {
+        // The stream has it next: let it run up to here whatever its
+        // look-ahead bound says.
+        stream_demand_ = std::max(stream_demand_, (i + 1) * kBlockSize);
+        stream_cv_.notify_all();
+      }
       inflight_cv_.wait(l, [&] { return inflight_.count(i) == 0; });
       blocks[i - first] = cache_.Get(i);
       if (blocks[i - first]) continue;
@@ -186,7 +214,7 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
     size_t b = a + 1;
     while (b < mine.size() && mine[b] == mine[b - 1] + 1) ++b;
     std::vector<Block> got;
-    Status s = FetchBlocks(mine[a], b - a, remote, &got);
+    Status s = FetchBlocks(mine[a], b - a, remote, &got, /*scan=*/false);
     ClearInflight(mine[a], b - a);
     if (!s.ok() && status.ok()) status = s;
     if (s.ok()) {
@@ -220,6 +248,19 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       ra_next_ = 0;
       ra_window_ = 0;
       seq_reads_ = 0;
+      if (stream_active_ && !stream_cancel_) {
+        stream_cancel_ = true;
+        stream_cv_.notify_all();
+      }
+      return;
+    }
+    if (opts_.stream_window_mib > 0) {
+      if (++seq_reads_ < 2) return;
+      if (stream_active_) {
+        stream_cv_.notify_all();  // the reader moved on
+      } else {
+        StartStreamLocked(end);
+      }
       return;
     }
     // Adaptive: a run must be seen twice before any GET is issued ahead of
@@ -266,13 +307,123 @@ void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {
       const uint64_t f = need[a], n = b - a;
       prefetch_->Submit([this, f, n, remote] {
         std::vector<Block> got;
-        Status s = FetchBlocks(f, n, remote, &got);
+        Status s = FetchBlocks(f, n, remote, &got, /*scan=*/true);
         ClearInflight(f, n);
         if (!s.ok()) LogDebug(name_ + ": read-ahead: " + s.message());
       });
       a = b;
     }
   }
+}
+
+void S3Storage::StreamClaimLocked(uint64_t to) const {
+  for (uint64_t i = stream_claim_to_; i < to; ++i) {
+    if (inflight_.count(i) || cache_.Get(i)) continue;
+    inflight_.insert(i);
+    stream_claimed_.insert(i);
+  }
+  stream_claim_to_ = std::max(stream_claim_to_, to);
+}
+
+void S3Storage::StartStreamLocked(uint64_t end) const {
+  const uint64_t remote = remote_size_;
+  const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
+  const uint64_t lookahead = StreamLookahead(opts_);
+  // Start at the first block after the read that is neither cached nor
+  // being fetched (a previous stream or read-ahead may have got further).
+  uint64_t first = end / kBlockSize;
+  const uint64_t scan_to = std::min(nblocks, first + lookahead / kBlockSize + 1);
+  while (first < scan_to && (inflight_.count(first) || cache_.Get(first))) ++first;
+  if (first >= nblocks || first >= scan_to) return;
+  stream_active_ = true;
+  stream_cancel_ = false;
+  stream_demand_ = 0;
+  stream_claim_to_ = first;
+  StreamClaimLocked(std::min(nblocks, first + kStreamClaim));
+  streams_started_.fetch_add(1);
+  prefetch_->Submit([this, first, epoch = cache_.epoch(), etag = etag_] {
+    RunStream(first, epoch, etag);
+  });
+}
+
+void S3Storage::RunStream(uint64_t first, uint64_t epoch, std::string etag) const {
+  const uint64_t remote = remote_size();
+  const uint64_t nblocks = (remote + kBlockSize - 1) / kBlockSize;
+  const uint64_t window = opts_.stream_window_mib * 1024 * 1024;
+  // Inside the cache's scan part, or blocks would go before they are read.
+  const uint64_t lookahead = StreamLookahead(opts_);
+  // Before block `index`: wait while the stream is too far ahead, then
+  // claim the next blocks. False abandons the stream.
+  std::chrono::steady_clock::duration waited{};  // in flow control
+  auto begin = [&](uint64_t index) {
+    std::unique_lock<std::mutex> l(mu_);
+    uint64_t seen = std::max(last_end_, stream_demand_);
+    auto moved = std::chrono::steady_clock::now();  // the reader, last
+    std::chrono::steady_clock::time_point w0{};
+    while (!stop_ && !stream_cancel_ &&
+           !StreamMayAdvance(index, kBlockSize, std::max(last_end_, stream_demand_),
+                             lookahead)) {
+      if (w0 == std::chrono::steady_clock::time_point{}) w0 = std::chrono::steady_clock::now();
+      stream_cv_.wait_for(l, std::chrono::seconds(1));
+      const auto t = std::chrono::steady_clock::now();
+      waited += t - w0;
+      w0 = t;
+      const uint64_t now = std::max(last_end_, stream_demand_);
+      if (now != seen) moved = t;
+      seen = now;
+      if (t - moved >= std::chrono::seconds(kStreamIdleS)) {
+        LogDebug(name_ + ": read-ahead stream: the reader stopped; abandoning it");
+        return false;
+      }
+    }
+    if (stop_ || stream_cancel_) return false;
+    StreamClaimLocked(std::min(nblocks, index + kStreamClaim));
+    return true;
+  };
+  auto emit = [&](uint64_t index, Block blk) {
+    cache_.Insert(epoch, index, std::move(blk), /*scan=*/true);
+    stream_blocks_.fetch_add(1);
+    bool mine;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      mine = stream_claimed_.erase(index) > 0;
+      if (mine) inflight_.erase(index);
+    }
+    if (mine) inflight_cv_.notify_all();
+    return true;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t blocks0 = stream_blocks_.load();
+  Status s;
+  uint64_t at = first * kBlockSize;
+  while (s.ok() && at < remote) {
+    const uint64_t seg_end = StreamSegmentEnd(at, window, remote);
+    BlockAssembler asm_(kBlockSize, at / kBlockSize, seg_end);
+    s = client_->GetStream(key_, at, seg_end - at, etag,
+                           [&](std::span<const uint8_t> chunk) {
+                             return asm_.Add(chunk, begin, emit);
+                           });
+    at = seg_end;
+  }
+  LogDebug(name_ + ": read-ahead stream from byte " +
+           std::to_string(first * kBlockSize) + ": " +
+           std::to_string((stream_blocks_.load() - blocks0) * kBlockSize >> 20) +
+           " MiB in " +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - t0).count()) +
+           " ms (" +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()) +
+           " ms of it ahead of the reader); " + (s.ok() ? std::string("done") : s.message()));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Whatever it claimed and did not deliver: readers fetch it themselves.
+    for (uint64_t i : stream_claimed_) inflight_.erase(i);
+    stream_claimed_.clear();
+    stream_active_ = false;
+    stream_cancel_ = false;
+    stream_demand_ = 0;
+  }
+  inflight_cv_.notify_all();
 }
 
 Status S3Storage::OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const {

@@ -7,7 +7,19 @@
 // kept-alive connections) ahead of the reader; the window starts at two GETs
 // on the second sequential read and doubles per top-up up to
 // opts.read_ahead_kib (the memory bound of what is in flight; fetched blocks
-// go into the bounded BlockCache). A random read resets it. Every GET carries If-Match with the ETag pinned at
+// go into the bounded BlockCache). A random read resets it.
+// With opts.stream_window_mib > 0 (the default) the read-ahead of a
+// sequential run is instead ONE streaming GET (S3Client::GetStream) from
+// the reader's position over stream_window_mib MiB, followed by the next
+// window while the run lasts; its body is cut into blocks as it arrives
+// (s3_stream.h) and each block is inserted into the cache and released to
+// readers waiting for it. The stream runs at most read_ahead_kib ahead of
+// the reader (it waits, holding its connection, while it is that far
+// ahead; after kStreamIdleS seconds without progress of the reader it is
+// abandoned), and it is abandoned when the pattern breaks (a random read).
+// Blocks it claimed but did not deliver (abandoned, or failed after the
+// client's retries) are released, and readers then GET them themselves,
+// with the usual retries: a failed stream never fails a read by itself. Every GET carries If-Match with the ETag pinned at
 // open, so a concurrent overwrite by someone else is an error (ESTALE,
 // "object changed since mount"), never silently mixed in.
 //
@@ -43,6 +55,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -63,6 +76,10 @@ class S3Storage : public Storage {
   static constexpr uint64_t kMaxGet = 4 * 1024 * 1024;   // bytes per GET
   static constexpr uint64_t kMinPart = 8 * 1024 * 1024;  // multipart part size
   static constexpr uint64_t kMaxObject = 5ull << 40;     // S3's object limit
+  // The stream claims (marks in flight) this many blocks ahead of what it
+  // delivers: readers of those wait for the stream rather than GET them.
+  static constexpr uint64_t kStreamClaim = kMaxGet / kBlockSize;
+  static constexpr int kStreamIdleS = 10;  // < the client's stall timeout
 
   // HEADs the object (size, ETag). Read-write also creates the write-back
   // file in opts.cache_dir (default /var/tmp).
@@ -81,6 +98,8 @@ class S3Storage : public Storage {
 
   // For tests and debug logs.
   const S3Client& client() const { return *client_; }
+  uint64_t streams_started() const { return streams_started_.load(); }
+  uint64_t stream_blocks() const { return stream_blocks_.load(); }
   std::string etag() const;
   // Bytes sent in PUTs and uploaded parts since open (copied parts are not
   // counted).
@@ -92,17 +111,29 @@ class S3Storage : public Storage {
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
-  // GETs blocks [first, first+n) (one request each kMaxGet), caching them;
-  // `remote` is the object's size (blocks end there).
+  // GETs blocks [first, first+n) (one request each kMaxGet), caching them
+  // (as scan blocks for read-ahead); `remote` is the object's size (blocks
+  // end there).
   Status FetchBlocks(uint64_t first, uint64_t n, uint64_t remote,
-                     std::vector<Block>* out) const;
-  // One ranged GET with If-Match; re-pins after our own commit.
-  Status Get(uint64_t offset, std::span<uint8_t> dst) const;
+                     std::vector<Block>* out, bool scan) const;
+  // One ranged GET with If-Match, streamed into `sink`
+  // (S3Client::GetStream); after a 412 caused by our own commit (the ETag
+  // was re-pinned meanwhile) the rest is read from the new object.
+  Status GetStream(uint64_t offset, uint64_t length,
+                   const std::function<bool(std::span<const uint8_t>)>& sink) const;
   // Overlays the ranges of [offset, offset+dst.size()) held locally.
   Status OverlayLocal(uint64_t offset, std::span<uint8_t> dst) const;
   Status ReadAll(uint64_t offset, std::span<uint8_t> dst) const;
   void MaybeReadAhead(uint64_t offset, uint64_t end) const;
   void ClearInflight(uint64_t first, uint64_t n) const;
+  // REQUIRES: mu_ held. Starts the stream after a sequential read that
+  // ended at `end`, unless one runs.
+  void StartStreamLocked(uint64_t end) const;
+  // REQUIRES: mu_ held. Claims blocks [stream_claim_to_, to) not cached
+  // and not in flight.
+  void StreamClaimLocked(uint64_t to) const;
+  // The stream task, from block `first`; `epoch` and `etag` at its start.
+  void RunStream(uint64_t first, uint64_t epoch, std::string etag) const;
   Status Commit();
   Status CheckUnchanged(const std::string& etag) const;
   Status CommitMultipart(const RangeSet& dirty, const std::string& etag,
@@ -130,6 +161,16 @@ class S3Storage : public Storage {
   mutable uint64_t ra_next_ = 0;     // guarded by mu_: read-ahead issued up to
   mutable uint64_t ra_window_ = 0;   // guarded by mu_: current (ramping) window
   mutable uint64_t seq_reads_ = 0;   // guarded by mu_: reads in the current run
+  // The stream (at most one; it runs on prefetch_), all guarded by mu_:
+  mutable bool stream_active_ = false;
+  mutable bool stream_cancel_ = false;    // abandon it at its next chunk
+  mutable uint64_t stream_claim_to_ = 0;  // blocks claimed up to (exclusive)
+  mutable std::set<uint64_t> stream_claimed_;  // in inflight_ for the stream
+  mutable uint64_t stream_demand_ = 0;    // a reader waits for bytes up to
+  mutable std::condition_variable stream_cv_;  // with mu_: reader moved,
+                                               // cancel or stop
+  mutable std::atomic<uint64_t> streams_started_{0};
+  mutable std::atomic<uint64_t> stream_blocks_{0};  // delivered
   bool stop_ = false;                // guarded by mu_
   std::condition_variable stop_cv_;  // with mu_: stop_ or work
 

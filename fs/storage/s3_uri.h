@@ -43,6 +43,9 @@ struct S3Options {
   std::string cache_dir;     // write-back area; "" = /var/tmp
   uint64_t cache_mib = 256;  // in-memory ciphertext block cache
   uint64_t read_ahead_kib = 16384; // sequential read-ahead; 0 = off
+  // Sequential read-ahead as one streaming GET per this many MiB of the
+  // object; 0 = parallel ranged GETs instead (S3Storage).
+  uint64_t stream_window_mib = 256;
   uint64_t commit_interval_s = 30; // background commit; 0 = only on fsync/unmount
   unsigned max_retries = 8;        // per request, on 5xx/timeouts/resets
   unsigned parallel = 4;           // GETs / part uploads in flight per request
