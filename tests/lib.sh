@@ -273,6 +273,35 @@ oracle_field() {
     "$PY" "$ORACLE" info "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
 }
 
+# binding_wdek IMG: the WDEK (base64) of IMG's KMS binding, read without luksfs: the qcow2
+# header extension "LKMS" (0x4c4b4d53, doc/formats.md), else the sidecar IMG.luksfs-kms.
+# Fails (exit 1) when IMG has neither.
+binding_wdek() {
+    "$PY" - "$1" <<'EOF'
+import json, os, struct, sys
+p = sys.argv[1]
+d = open(p, 'rb').read(65536)
+rec = None
+if d[:4] == b'QFI\xfb':
+    off = struct.unpack('>I', d[100:104])[0]
+    while off + 8 <= len(d):
+        t, l = struct.unpack('>II', d[off:off + 8])
+        if t == 0:
+            break
+        if t == 0x4c4b4d53:
+            rec = d[off + 8:off + 8 + l].rstrip(b'\0').decode()
+            break
+        off += 8 + ((l + 7) & ~7)
+if rec is None and os.path.exists(p + '.luksfs-kms'):
+    rec = open(p + '.luksfs-kms').read()
+if rec is None:
+    sys.exit('no binding record in ' + p)
+b = json.loads(rec)
+assert b['type'] == 'luksfs-kms' and b['keyslots'] == ['0'], b
+print(b['wrapped'])
+EOF
+}
+
 # ---------------------------------------------------------------------------------------------
 # Mounting
 
@@ -294,6 +323,18 @@ mount_view() {
         fail "luksfs mount $* $img $mnt failed: $(tr '\n' ' ' <"$WORK/mount.err")"
     fi
     _is_mounted "$mnt" || fail "luksfs mount returned 0 but $mnt is not mounted"
+}
+
+# assert_goes_dark MNT [SECONDS] [WHAT]: after a revocation, O_DIRECT reads of MNT's view must
+# start failing within SECONDS (default 5), polled every 0.1 s; WHAT names the event.
+assert_goes_dark() {
+    local mnt="$1" secs="${2:-5}" what="${3:-the revocation}" i
+    for ((i = 0; i < secs * 10; i++)); do
+        dd if="$(view_file "$mnt")" of=/dev/null bs=64k count=4 iflag=direct status=none 2>/dev/null \
+            || return 0
+        sleep 0.1
+    done
+    fail "reads still served $secs s after $what"
 }
 
 # register_mount MNT / register_pid PID: let the EXIT trap clean up mounts made by hand.

@@ -92,15 +92,7 @@ rc=$?
 set -e
 ((rc == 1)) || fail "positive control: the plaintext just served should be in the daemon: $(cat "$WORK/scan0.out")"
 assert_exit 0 "$LUKSFS" kms revoke "file:$KS#ring" "${KOPT[@]}"
-dark=0
-for _ in $(seq 50); do
-    if ! dd if="$(view_file "$mnt")" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
-        dark=1
-        break
-    fi
-    sleep 0.1
-done
-((dark == 1)) || fail "the view still serves 5 s after the revocation"
+assert_goes_dark "$mnt" 5 "the revocation"
 set +e
 "$PY" "$REPO_ROOT/tests/kms/memscan.py" "$rvpid" "$WORK/needle" >"$WORK/scan1.out"
 rc=$?

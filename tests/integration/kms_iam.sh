@@ -135,15 +135,7 @@ mnt="$mnt2"
 
 log "key disabled (suspended): the mount goes dark"
 kp_admin disable
-dark=0
-for _ in $(seq 1 40); do
-    if ! dd if="$(view_file "$mnt")" of=/dev/null bs=65536 count=1 iflag=direct status=none 2>/dev/null; then
-        dark=1
-        break
-    fi
-    sleep 0.1
-done
-((dark == 1)) || fail "reads still served 4 s after the key was disabled"
+assert_goes_dark "$mnt" 4 "the key was disabled"
 grep -q '"event":"revocation_seen"' "$WORK/audit.log" || fail "no revocation_seen"
 umount_view "$mnt"
 pass

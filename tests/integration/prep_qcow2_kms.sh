@@ -29,35 +29,9 @@ printf 'keystore passphrase\n' >kspw
 KO=(--keystore-passphrase-file "$WORK/kspw")
 # qopts IMG SECRET-ID: qemu --image-opts for a qcow2+LUKS IMG.
 qopts() { printf 'driver=qcow2,file.filename=%s,encrypt.key-secret=%s' "$1" "$2"; }
-# wdek IMG: the WDEK (base64) of IMG's binding: the qcow2 header record, else the sidecar.
-wdek() {
-    "$PY" - "$1" <<'EOF'
-import json, os, struct, sys
-p = sys.argv[1]
-d = open(p, 'rb').read(65536)
-rec = None
-if d[:4] == b'QFI\xfb':
-    off = struct.unpack('>I', d[100:104])[0]
-    while off + 8 <= len(d):
-        t, l = struct.unpack('>II', d[off:off + 8])
-        if t == 0:
-            break
-        if t == 0x4c4b4d53:
-            rec = d[off + 8:off + 8 + l].rstrip(b'\0').decode()
-            break
-        off += 8 + ((l + 7) & ~7)
-if rec is None and os.path.exists(p + '.luksfs-kms'):
-    rec = open(p + '.luksfs-kms').read()
-if rec is None:
-    sys.exit('no binding record in ' + p)
-b = json.loads(rec)
-assert b['type'] == 'luksfs-kms' and b['keyslots'] == ['0'], b
-print(b['wrapped'])
-EOF
-}
 # genpw IMG KEY OUT: the generated passphrase of IMG, unwrapped by the keystore key KEY.
 genpw() {
-    wdek "$1" >"$WORK/wdek" || fail "$1: no binding record"
+    binding_wdek "$1" >"$WORK/wdek" || fail "$1: no binding record"
     assert_exit 0 "$LUKSFS" unwrap --kms "file:$KS#$2" --in "$WORK/wdek" --out "$3" "${KO[@]}"
 }
 # nothing_left DST: no DST, no DST.tmp-*, no sidecar.
@@ -116,15 +90,7 @@ assert_files_eq src.raw "$mnt/disk.raw" "no-secret view of the converted image"
 
 log "revoke: the mounted view goes dark, a new mount exits 5"
 assert_exit 0 "$LUKSFS" kms revoke "file:$KS#k2" "${KO[@]}"
-dark=0
-for _ in $(seq 40); do
-    if ! dd if="$mnt/disk.raw" of=/dev/null bs=64k count=4 iflag=direct status=none 2>/dev/null; then
-        dark=1
-        break
-    fi
-    sleep 0.1
-done
-((dark == 1)) || fail "reads still served 4 s after the revocation"
+assert_goes_dark "$mnt" 4 "the revocation"
 umount_view "$mnt"
 assert_exit 5 "$LUKSFS" mount cv.qcow2 "$mnt" "${KO[@]}"
 
@@ -147,7 +113,7 @@ KPB="127.0.0.1:$(cat "$WORK/kp.port")"
 printf '%s\n' "$API_KEY" >apikey
 KP=(--kms-instance kp-test-instance --kms-api-key-file "$WORK/apikey" --iam-endpoint "http://$KPB")
 assert_exit 0 "$LUKSFS" convert -O qcow2 --kms "kp+http://$KPB/root1" "${KP[@]}" src.raw kp.qcow2
-wdek kp.qcow2 >kp.wdek || fail "kp.qcow2: no binding record"
+binding_wdek kp.qcow2 >kp.wdek || fail "kp.qcow2: no binding record"
 assert_exit 0 "$LUKSFS" unwrap --kms "kp+http://$KPB/root1" --in kp.wdek --out genkp.pw "${KP[@]}"
 qemu-img compare --object secret,id=gk,file=genkp.pw --image-opts "$(qopts kp.qcow2 gk)" \
     "driver=raw,file.filename=src.raw" >cmp.out 2>&1 || fail "qemu-img compare kp.qcow2: $(cat cmp.out)"

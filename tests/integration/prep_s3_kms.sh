@@ -20,21 +20,7 @@ KO=(--keystore-passphrase-file "$WORK/kspw")
 qopts() { printf 'driver=qcow2,file.filename=%s,encrypt.key-secret=%s' "$1" "$2"; }
 # genpw FILE KEY OUT: the generated passphrase of the downloaded qcow2 FILE, unwrapped by KEY.
 genpw() {
-    "$PY" - "$1" >"$WORK/wdek" <<'EOF' || fail "$1: no binding record in the qcow2 header"
-import json, struct, sys
-d = open(sys.argv[1], 'rb').read(65536)
-off = struct.unpack('>I', d[100:104])[0]
-while True:
-    t, l = struct.unpack('>II', d[off:off + 8])
-    if t == 0:
-        sys.exit(1)
-    if t == 0x4c4b4d53:
-        b = json.loads(d[off + 8:off + 8 + l].rstrip(b'\0'))
-        assert b['type'] == 'luksfs-kms' and b['keyslots'] == ['0'], b
-        print(b['wrapped'])
-        break
-    off += 8 + ((l + 7) & ~7)
-EOF
+    binding_wdek "$1" >"$WORK/wdek" || fail "$1: no binding record in the qcow2 header"
     assert_exit 0 "$LUKSFS" unwrap --kms "file:$KS#$2" --in "$WORK/wdek" --out "$3" "${KO[@]}"
 }
 # no_object KEY: nothing under images/KEY and no multipart upload left in the bucket.

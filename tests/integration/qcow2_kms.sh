@@ -171,15 +171,7 @@ log "revoke the bound key: the mounted view goes dark"
 mount_view $img "$mnt" --kms-poll 1 "${KO[@]}"
 dd if="$mnt/disk.raw" of=/dev/null bs=64k count=4 iflag=direct status=none || fail "read before revoke"
 assert_exit 0 "$LUKSFS" kms revoke "file:$KS#k2-with-a-much-longer-name" "${KO[@]}"
-dark=0
-for _ in $(seq 40); do
-    if ! dd if="$mnt/disk.raw" of=/dev/null bs=64k count=4 iflag=direct status=none 2>/dev/null; then
-        dark=1
-        break
-    fi
-    sleep 0.1
-done
-((dark == 1)) || fail "reads still served 4 s after the revocation"
+assert_goes_dark "$mnt" 4 "the revocation"
 cat "$mnt/disk.raw" >/dev/null 2>&1 && fail "buffered read after revocation succeeded"
 umount_view "$mnt"
 log "view dark after the revocation"
