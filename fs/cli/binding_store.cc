@@ -1,5 +1,7 @@
 #include "fs/cli/binding_store.h"
 
+#include "fs/cli/created_key.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -185,6 +187,23 @@ std::optional<CliError> CheckNewBinding(const std::string& path,
   if (auto e = UnlockWithPassphrase(again, pass, b.keyslot, 1048576, &check)) {
     return CliError{kExitBadImage, "BUG: the new image does not open: " + e->message};
   }
+  return std::nullopt;
+}
+
+std::optional<CliError> SettleNewBinding(const std::string& path,
+                                         const fs::StorageOptions& storage,
+                                         std::span<const uint8_t> pass,
+                                         const KmsBinding& b,
+                                         const NewBindingPlace& place,
+                                         NewSidecar* sidecar,
+                                         CreatedKeyGuard* created_key) {
+  if (auto e = CheckNewBinding(path, storage, pass, b)) {
+    if (!fs::IsS3Uri(path)) unlink(path.c_str());
+    return e;
+  }
+  sidecar->Keep();
+  if (created_key != nullptr) created_key->Disarm();
+  if (!place.record.empty()) RemoveReplacedSidecar(path);
   return std::nullopt;
 }
 

@@ -25,6 +25,8 @@
 
 namespace luksfs::cli {
 
+class CreatedKeyGuard;
+
 // Writes `b` (sets b->in_container) and says where in *where ("qcow2
 // header extension 0x4c4b4d53" or "sidecar PATH").
 std::optional<CliError> StoreLuks1Binding(const OpenedImage& image,
@@ -97,5 +99,19 @@ std::optional<CliError> CheckNewBinding(const std::string& path,
                                         const fs::StorageOptions& storage,
                                         std::span<const uint8_t> pass,
                                         const KmsBinding& b);
+
+// After a new bound image is committed: proves it (CheckNewBinding), then
+// keeps the sidecar written for it, disarms `created_key` (may be null)
+// and, when the binding went into the qcow2 header (place.record set),
+// removes the sidecar of the image it replaced. On error a local image is
+// unlinked and nothing is kept (the guard then destroys a created key);
+// an s3:// object stays, and the error names it.
+std::optional<CliError> SettleNewBinding(const std::string& path,
+                                         const fs::StorageOptions& storage,
+                                         std::span<const uint8_t> pass,
+                                         const KmsBinding& b,
+                                         const NewBindingPlace& place,
+                                         NewSidecar* sidecar,
+                                         CreatedKeyGuard* created_key);
 
 }  // namespace luksfs::cli

@@ -160,13 +160,11 @@ int RunConvert(const Command& cmd) {
     return Report({kExitStorage, c.message()});
   }
   if (binding) {
-    if (auto e = CheckNewBinding(p.b, cmd.storage, pass.span(), *binding)) {
-      if (!to_s3) unlink(p.b.c_str());
+    if (auto e = SettleNewBinding(p.b, cmd.storage, pass.span(), *binding, place, &sidecar,
+                                  created_key ? &*created_key : nullptr)) {
       return Report(*e);
     }
     pass.Wipe();
-    sidecar.Keep();
-    if (created_key) created_key->Disarm();
     if (!place.sidecar.empty()) {
       std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
                 << binding->keyslot << ", " << place.where

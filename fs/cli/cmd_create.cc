@@ -88,13 +88,10 @@ int RunCreateQcow2(const Command& cmd) {
   auto made = fs::prep::CreateQcow2In(*out, p.size, format, pass.span(), place.record);
   if (!made.ok()) return Report({PrepExitCode(made.status()), p.a + ": " + made.status().message()});
   if (binding) {
-    if (auto e = CheckNewBinding(p.a, cmd.storage, pass.span(), *binding)) {
-      if (!to_s3) unlink(p.a.c_str());
+    if (auto e = SettleNewBinding(p.a, cmd.storage, pass.span(), *binding, place, &sidecar,
+                                  created_key ? &*created_key : nullptr)) {
       return Report(*e);
     }
-    sidecar.Keep();
-    if (created_key) created_key->Disarm();
-    if (place.sidecar.empty()) RemoveReplacedSidecar(p.a);
   }
   pass.Wipe();
   std::cout << p.a << ": qcow2" << (format.qcow2.encrypted ? "+LUKS1" : " (not encrypted)")
@@ -160,12 +157,10 @@ int RunCreate(const Command& cmd) {
   if (binding) {
     // Prove it: the new image opens with the generated passphrase, and
     // its binding is where it was written.
-    if (auto e = CheckNewBinding(p.a, cmd.storage, pass.span(), *binding)) {
-      if (!to_s3) unlink(p.a.c_str());
+    if (auto e = SettleNewBinding(p.a, cmd.storage, pass.span(), *binding, place, &sidecar,
+                                  created_key ? &*created_key : nullptr)) {
       return Report(*e);
     }
-    sidecar.Keep();
-    if (created_key) created_key->Disarm();
   }
   pass.Wipe();
   std::cout << p.a << ": LUKS" << format.version << ", " << p.size

@@ -144,14 +144,11 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     return Report({kExitStorage, c.message()});
   }
   if (binding) {
-    if (auto e = CheckNewBinding(p.b, cmd.storage, pass.span(), *binding)) {
-      if (!to_s3) unlink(p.b.c_str());
+    if (auto e = SettleNewBinding(p.b, cmd.storage, pass.span(), *binding, place, &sidecar,
+                                  created_key ? &*created_key : nullptr)) {
       return Report(*e);
     }
     pass.Wipe();
-    sidecar.Keep();
-    if (created_key) created_key->Disarm();
-    if (place.sidecar.empty()) RemoveReplacedSidecar(p.b);
     // convert is quiet, except to say where the only key of DST is kept.
     if (!place.sidecar.empty()) {
       std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
