@@ -302,6 +302,27 @@ print(b['wrapped'])
 EOF
 }
 
+# unwrap_binding IMG URI OUT [KMS options...]: IMG's generated passphrase into OUT, from the
+# binding record (binding_wdek) unwrapped by `luksfs unwrap` at URI: not the mount path.
+unwrap_binding() {
+    local img="$1" uri="$2" out="$3"
+    shift 3
+    binding_wdek "$img" >"$WORK/wdek" || fail "$img: no binding record"
+    assert_exit 0 "$LUKSFS" unwrap --kms "$uri" --in "$WORK/wdek" --out "$out" "$@"
+}
+
+# slow_copy SRC DST SECONDS: copies SRC to DST in 256 KiB unbuffered reads, sleeping SECONDS
+# after each (a reader that keeps a view busy while a test breaks something under it).
+slow_copy() {
+    "$PY" - "$1" "$2" "$3" <<'EOF'
+import sys, time
+with open(sys.argv[1], "rb", buffering=0) as f, open(sys.argv[2], "wb") as o:
+    while chunk := f.read(256 * 1024):
+        o.write(chunk)
+        time.sleep(float(sys.argv[3]))
+EOF
+}
+
 # ---------------------------------------------------------------------------------------------
 # Mounting
 

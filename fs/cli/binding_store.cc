@@ -190,6 +190,13 @@ std::optional<CliError> CheckNewBinding(const std::string& path,
   return std::nullopt;
 }
 
+void WarnSidecarHoldsKey(const std::string& path, const KmsBinding& b,
+                         const NewBindingPlace& place) {
+  if (place.sidecar.empty()) return;
+  std::cerr << "luksfs: " << path << ": bound to " << b.kms << " (keyslot " << b.keyslot
+            << ", " << place.where << ": keep it with the image, it holds the only key)\n";
+}
+
 std::optional<CliError> SettleNewBinding(const std::string& path,
                                          const fs::StorageOptions& storage,
                                          std::span<const uint8_t> pass,

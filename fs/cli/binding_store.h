@@ -100,6 +100,11 @@ std::optional<CliError> CheckNewBinding(const std::string& path,
                                         std::span<const uint8_t> pass,
                                         const KmsBinding& b);
 
+// For a command that is otherwise quiet (convert): when the binding went
+// into a sidecar, says so on stderr, since that file holds the only key.
+void WarnSidecarHoldsKey(const std::string& path, const KmsBinding& b,
+                         const NewBindingPlace& place);
+
 // After a new bound image is committed: proves it (CheckNewBinding), then
 // keeps the sidecar written for it, disarms `created_key` (may be null)
 // and, when the binding went into the qcow2 header (place.record set),

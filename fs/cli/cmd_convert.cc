@@ -165,11 +165,7 @@ int RunConvert(const Command& cmd) {
       return Report(*e);
     }
     pass.Wipe();
-    if (!place.sidecar.empty()) {
-      std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
-                << binding->keyslot << ", " << place.where
-                << ": keep it with the image, it holds the only key)\n";
-    }
+    WarnSidecarHoldsKey(p.b, *binding, place);
   }
   return kExitOk;  // quiet otherwise, as qemu-img convert
 }

@@ -150,11 +150,7 @@ int RunConvertToQcow2(const Command& cmd, fs::prep::PlainImage& src,
     }
     pass.Wipe();
     // convert is quiet, except to say where the only key of DST is kept.
-    if (!place.sidecar.empty()) {
-      std::cerr << "luksfs: " << p.b << ": bound to " << binding->kms << " (keyslot "
-                << binding->keyslot << ", " << place.where
-                << ": keep it with the image, it holds the only key)\n";
-    }
+    WarnSidecarHoldsKey(p.b, *binding, place);
   }
   return kExitOk;
 }

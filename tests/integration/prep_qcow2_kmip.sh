@@ -16,10 +16,7 @@ start_pykmip "$WORK/pykmip"
 OPTS=(--kms-ca "$C/ca.crt" --kms-cert "$C/client.crt" --kms-key "$C/client.key")
 qopts() { printf 'driver=qcow2,file.filename=%s,encrypt.key-secret=%s' "$1" "$2"; }
 # genpw IMG URI OUT: IMG's generated passphrase, unwrapped by the KMIP server.
-genpw() {
-    binding_wdek "$1" >"$WORK/wdek" || fail "$1: no binding record in the qcow2 header"
-    assert_exit 0 "$LUKSFS" unwrap --kms "$2" --in "$WORK/wdek" --out "$3" "${OPTS[@]}"
-}
+genpw() { unwrap_binding "$1" "$2" "$3" "${OPTS[@]}"; }
 
 log "create --type qcow2 --kms kmip://$EP/ --create-key: one step, bound in the header"
 assert_exit 0 "$LUKSFS" create --type qcow2 --kms "kmip://$EP/" --create-key "${OPTS[@]}" vm.qcow2 32M

@@ -30,10 +30,7 @@ KO=(--keystore-passphrase-file "$WORK/kspw")
 # qopts IMG SECRET-ID: qemu --image-opts for a qcow2+LUKS IMG.
 qopts() { printf 'driver=qcow2,file.filename=%s,encrypt.key-secret=%s' "$1" "$2"; }
 # genpw IMG KEY OUT: the generated passphrase of IMG, unwrapped by the keystore key KEY.
-genpw() {
-    binding_wdek "$1" >"$WORK/wdek" || fail "$1: no binding record"
-    assert_exit 0 "$LUKSFS" unwrap --kms "file:$KS#$2" --in "$WORK/wdek" --out "$3" "${KO[@]}"
-}
+genpw() { unwrap_binding "$1" "file:$KS#$2" "$3" "${KO[@]}"; }
 # nothing_left DST: no DST, no DST.tmp-*, no sidecar.
 nothing_left() {
     [[ -e $1 ]] && fail "$1 was left behind"
@@ -113,8 +110,7 @@ KPB="127.0.0.1:$(cat "$WORK/kp.port")"
 printf '%s\n' "$API_KEY" >apikey
 KP=(--kms-instance kp-test-instance --kms-api-key-file "$WORK/apikey" --iam-endpoint "http://$KPB")
 assert_exit 0 "$LUKSFS" convert -O qcow2 --kms "kp+http://$KPB/root1" "${KP[@]}" src.raw kp.qcow2
-binding_wdek kp.qcow2 >kp.wdek || fail "kp.qcow2: no binding record"
-assert_exit 0 "$LUKSFS" unwrap --kms "kp+http://$KPB/root1" --in kp.wdek --out genkp.pw "${KP[@]}"
+unwrap_binding kp.qcow2 "kp+http://$KPB/root1" genkp.pw "${KP[@]}"
 qemu-img compare --object secret,id=gk,file=genkp.pw --image-opts "$(qopts kp.qcow2 gk)" \
     "driver=raw,file.filename=src.raw" >cmp.out 2>&1 || fail "qemu-img compare kp.qcow2: $(cat cmp.out)"
 mount_view kp.qcow2 "$mnt" "${KP[@]}"

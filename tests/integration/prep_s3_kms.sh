@@ -19,10 +19,7 @@ printf 'keystore passphrase\n' >kspw
 KO=(--keystore-passphrase-file "$WORK/kspw")
 qopts() { printf 'driver=qcow2,file.filename=%s,encrypt.key-secret=%s' "$1" "$2"; }
 # genpw FILE KEY OUT: the generated passphrase of the downloaded qcow2 FILE, unwrapped by KEY.
-genpw() {
-    binding_wdek "$1" >"$WORK/wdek" || fail "$1: no binding record in the qcow2 header"
-    assert_exit 0 "$LUKSFS" unwrap --kms "file:$KS#$2" --in "$WORK/wdek" --out "$3" "${KO[@]}"
-}
+genpw() { unwrap_binding "$1" "file:$KS#$2" "$3" "${KO[@]}"; }
 # no_object KEY: nothing under images/KEY and no multipart upload left in the bucket.
 no_object() {
     s3 head images "$1" >/dev/null 2>&1 && fail "an object exists under images/$1"

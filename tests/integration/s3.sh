@@ -176,13 +176,7 @@ log "radosgw restart during reads"
 mnt=$(new_mountpoint restart)
 mount_view "$URI" "$mnt" -r --passphrase-file pw "${EP[@]}" --s3-retries 12 --direct-io \
     --read-ahead 0 --cache-size 1
-"$PY" - "$mnt/disk.raw" restart.view <<'PYEOF' &
-import sys, time
-with open(sys.argv[1], "rb", buffering=0) as f, open(sys.argv[2], "wb") as o:
-    while chunk := f.read(256 * 1024):
-        o.write(chunk)
-        time.sleep(0.02)
-PYEOF
+slow_copy "$mnt/disk.raw" restart.view 0.02 &
 reader=$!
 sleep 1
 "$S3DIR/ceph-down.sh" rgw
