@@ -17,7 +17,8 @@
 namespace luksfs::fs {
 
 Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
-                                                       bool writable) {
+                                                       bool writable,
+                                                       bool map_reads) {
   UniqueFd fd(open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC));
   if (fd.get() < 0) {
     const int err = errno;
@@ -44,8 +45,25 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
   } else {
     return Status::IOError("not a regular file or block device", EINVAL);
   }
-  return std::unique_ptr<FileStorage>(
-      new FileStorage(path, std::move(fd), size, writable, hole_block));
+  std::unique_ptr<MappedFile> map;
+  if (map_reads && S_ISREG(st.st_mode) && size > 0) {
+    Result<std::unique_ptr<MappedFile>> m = MappedFile::Create(
+        fd.get(), size + (writable ? kGrowthRoom : 0), path);
+    if (m.ok()) map = std::move(m).value();  // else: preads only
+  }
+  return std::unique_ptr<FileStorage>(new FileStorage(
+      path, std::move(fd), size, writable, hole_block, std::move(map)));
+}
+
+std::optional<Status> FileStorage::ReadInPlace(
+    uint64_t offset, size_t len,
+    FunctionRef<Status(std::span<const uint8_t>)> fn) const {
+  if (map_ == nullptr || map_->damaged()) return std::nullopt;
+  const uint64_t size = Size();
+  if (offset > size || len > size - offset || offset + len > map_->length()) {
+    return std::nullopt;
+  }
+  return map_->Read(offset, len, fn);
 }
 
 FileStorage::~FileStorage() = default;

@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "common/function_ref.h"
 #include "common/result.h"
 
 namespace luksfs::fs {
@@ -36,6 +38,21 @@ class Storage {
   // kNotSupported or kIOError (a block device: ENOSPC).
   // Errors: kIOError; kInvalidArgument if read-only.
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
+
+  // Reads without a copy: runs fn on the bytes [offset, offset + len) where
+  // the storage already holds them in memory (a file's mapping of the page
+  // cache) and returns fn's status; fn must not keep the span. nullopt (fn
+  // not called) when there is no such view of the range: the caller uses
+  // ReadAt, which also reports ranges past the end. If the bytes vanish
+  // while fn reads them (the file was truncated), the status is kIOError.
+  virtual std::optional<Status> ReadInPlace(
+      uint64_t offset, size_t len,
+      FunctionRef<Status(std::span<const uint8_t>)> fn) const {
+    (void)offset;
+    (void)len;
+    (void)fn;
+    return std::nullopt;
+  }
 
   // Makes every completed WriteAt durable (fsync/fdatasync, or a commit).
   virtual Status Flush() = 0;
