@@ -51,8 +51,9 @@ Status Volume::ReadData(uint64_t host, uint64_t iv, std::span<uint8_t> out) {
   // From the page cache straight into `out` when the storage has the bytes
   // mapped (one pass over them), else a copy into `out` decrypted in place.
   std::optional<Status> s = storage_->ReadInPlace(
-      host, out.size(),
-      [&](std::span<const uint8_t> src) { return engine_->Decrypt(iv, src, out); });
+      host, out.size(), ss_, [&](size_t at, std::span<const uint8_t> src) {
+        return engine_->Decrypt(iv + at / 512, src, out.subspan(at, src.size()));
+      });
   if (s.has_value()) return *s;
   LUKSFS_RETURN_IF_ERROR(storage_->ReadAt(host, out));
   return engine_->Decrypt(iv, out, out);

@@ -55,15 +55,15 @@ Result<std::unique_ptr<FileStorage>> FileStorage::Open(const std::string& path,
       path, std::move(fd), size, writable, hole_block, std::move(map)));
 }
 
-std::optional<Status> FileStorage::ReadInPlace(
-    uint64_t offset, size_t len,
-    FunctionRef<Status(std::span<const uint8_t>)> fn) const {
+std::optional<Status> FileStorage::ReadInPlace(uint64_t offset, size_t len,
+                                               size_t /*unit*/, InPlaceFn fn) const {
   if (map_ == nullptr || map_->damaged()) return std::nullopt;
   const uint64_t size = Size();
   if (offset > size || len > size - offset || offset + len > map_->length()) {
     return std::nullopt;
   }
-  return map_->Read(offset, len, fn);
+  return map_->Read(offset, len,
+                    [&](std::span<const uint8_t> bytes) { return fn(0, bytes); });
 }
 
 FileStorage::~FileStorage() = default;

@@ -42,9 +42,9 @@ class FileStorage : public Storage {
   // From the file's mapping (MappedFile), for a regular file whose mmap
   // worked and has not been damaged; nullopt otherwise, and for ranges
   // past Size() (ReadAt reports those).
-  std::optional<Status> ReadInPlace(
-      uint64_t offset, size_t len,
-      FunctionRef<Status(std::span<const uint8_t>)> fn) const override;
+  // One piece (the whole range).
+  std::optional<Status> ReadInPlace(uint64_t offset, size_t len, size_t unit,
+                                    InPlaceFn fn) const override;
 
   // Address space mapped past the end of a writable file, so that a file
   // that grows (qcow2 appends clusters) is still read in place: bytes.

@@ -148,15 +148,15 @@ TEST_F(MappedFileTest, FileStorageReadsInPlaceUpToItsSize) {
   ASSERT_EQ((*st)->Size(), kSize + 4096 + more.size());
   std::vector<uint8_t> got(more.size());
   std::optional<Status> s = (*st)->ReadInPlace(
-      kSize + 4096, more.size(), [&](std::span<const uint8_t> src) {
-        std::memcpy(got.data(), src.data(), src.size());
+      kSize + 4096, more.size(), 512, [&](size_t at, std::span<const uint8_t> src) {
+        std::memcpy(got.data() + at, src.data(), src.size());
         return Status();
       });
   ASSERT_TRUE(s.has_value());
   ASSERT_TRUE(s->ok());
   EXPECT_EQ(got, more);
   bool called = false;
-  s = (*st)->ReadInPlace((*st)->Size() - 10, 11, [&](std::span<const uint8_t>) {
+  s = (*st)->ReadInPlace((*st)->Size() - 10, 11, 1, [&](size_t, std::span<const uint8_t>) {
     called = true;
     return Status();
   });
@@ -165,7 +165,7 @@ TEST_F(MappedFileTest, FileStorageReadsInPlaceUpToItsSize) {
   // Without the mapping every read is ReadAt's.
   auto plain = FileStorage::Open(path_, false, /*map_reads=*/false);
   ASSERT_TRUE(plain.ok());
-  EXPECT_FALSE((*plain)->ReadInPlace(0, 16, [](std::span<const uint8_t>) {
+  EXPECT_FALSE((*plain)->ReadInPlace(0, 16, 16, [](size_t, std::span<const uint8_t>) {
                   return Status();
                 }).has_value());
 }

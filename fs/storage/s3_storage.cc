@@ -185,9 +185,52 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
   if (dst.size() > remote - offset) dst = dst.first(remote - offset);
   if (dst.empty()) return Status();
   const uint64_t end = offset + dst.size();
+  std::vector<Block> blocks;
+  LUKSFS_RETURN_IF_ERROR(GatherBlocks(offset, end, remote, &blocks));
+  const uint64_t first = offset / kBlockSize;
+  for (uint64_t i = first; i < first + blocks.size(); ++i) {
+    const Block& blk = blocks[i - first];
+    const uint64_t bb = i * kBlockSize;
+    const uint64_t from = std::max(offset, bb);
+    const uint64_t to = std::min(end, bb + blk->size());
+    std::copy_n(blk->data() + (from - bb), to - from, dst.data() + (from - offset));
+  }
+  return Status();
+}
+
+std::optional<Status> S3Storage::ReadInPlace(uint64_t offset, size_t len,
+                                             size_t unit, InPlaceFn fn) const {
+  // The write-back file may hold newer bytes than the cache: read-only only.
+  if (writable_ || len == 0 || unit == 0 || kBlockSize % unit != 0 ||
+      offset % unit != 0) {
+    return std::nullopt;
+  }
+  const uint64_t remote = remote_size();
+  if (offset > remote || len > remote - offset) return std::nullopt;
+  const uint64_t end = offset + len;
+  std::vector<Block> blocks;
+  Status s = GatherBlocks(offset, end, remote, &blocks);
+  if (!s.ok()) return s.WithContext(name_);
+  const uint64_t first = offset / kBlockSize;
+  for (uint64_t i = first; i < first + blocks.size(); ++i) {
+    const Block& blk = blocks[i - first];
+    const uint64_t bb = i * kBlockSize;
+    const uint64_t from = std::max(offset, bb);
+    const uint64_t to = std::min(end, bb + blk->size());
+    if (to <= from) break;  // a short last block: the object ends
+    LUKSFS_RETURN_IF_ERROR(fn(from - offset, std::span<const uint8_t>(
+                                                 blk->data() + (from - bb), to - from)));
+  }
+  MaybeReadAhead(offset, end);
+  return Status();
+}
+
+Status S3Storage::GatherBlocks(uint64_t offset, uint64_t end, uint64_t remote,
+                               std::vector<Block>* out) const {
   const uint64_t first = offset / kBlockSize;
   const uint64_t last = (end - 1) / kBlockSize;
-  std::vector<Block> blocks(last - first + 1);
+  std::vector<Block>& blocks = *out;
+  blocks.assign(last - first + 1, nullptr);
   std::vector<uint64_t> mine;  // blocks this call fetches
   {
     std::unique_lock<std::mutex> l(mu_);
@@ -222,15 +265,7 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
     }
     a = b;
   }
-  if (!status.ok()) return status;
-  for (uint64_t i = first; i <= last; ++i) {
-    const Block& blk = blocks[i - first];
-    const uint64_t bb = i * kBlockSize;
-    const uint64_t from = std::max(offset, bb);
-    const uint64_t to = std::min(end, bb + blk->size());
-    std::copy_n(blk->data() + (from - bb), to - from, dst.data() + (from - offset));
-  }
-  return Status();
+  return status;
 }
 
 void S3Storage::MaybeReadAhead(uint64_t offset, uint64_t end) const {

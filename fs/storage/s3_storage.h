@@ -92,6 +92,13 @@ class S3Storage : public Storage {
 
   uint64_t Size() const override { return size_.load(std::memory_order_acquire); }
   Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const override;
+  // Read-only storage only: the cached blocks themselves (fetched first
+  // where missing), one piece per block, so the data path decrypts out of
+  // the cache without copying the ciphertext first. nullopt for a writable
+  // storage (its write-back file overlays the cache), an offset that is not
+  // a multiple of `unit`, or a range past the object.
+  std::optional<Status> ReadInPlace(uint64_t offset, size_t len, size_t unit,
+                                    InPlaceFn fn) const override;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
   Status Flush() override;
   const std::string& name() const override { return name_; }
@@ -111,6 +118,11 @@ class S3Storage : public Storage {
 
   // Bytes of the object (no local data) into dst, via cache and GETs.
   Status ReadRemote(uint64_t offset, std::span<uint8_t> dst) const;
+  // The cached blocks holding object bytes [offset, end) (end <= the
+  // object's size), fetched first where missing; (*blocks)[0] is block
+  // offset / kBlockSize.
+  Status GatherBlocks(uint64_t offset, uint64_t end, uint64_t remote,
+                      std::vector<Block>* blocks) const;
   // GETs blocks [first, first+n) (one request each kMaxGet), caching them
   // (as scan blocks for read-ahead); `remote` is the object's size (blocks
   // end there).

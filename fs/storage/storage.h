@@ -39,17 +39,21 @@ class Storage {
   // Errors: kIOError; kInvalidArgument if read-only.
   virtual Status WriteAt(uint64_t offset, std::span<const uint8_t> src) = 0;
 
-  // Reads without a copy: runs fn on the bytes [offset, offset + len) where
-  // the storage already holds them in memory (a file's mapping of the page
-  // cache) and returns fn's status; fn must not keep the span. nullopt (fn
-  // not called) when there is no such view of the range: the caller uses
+  // Reads without a copy: calls fn(at, bytes) on the bytes [offset + at,
+  // offset + at + bytes.size()) where the storage already holds them in
+  // memory (a file's mapping of the page cache, an S3 block in the cache),
+  // once or more, in order, the pieces covering [offset, offset + len)
+  // with sizes that are multiples of `unit` (len is one); stops at fn's
+  // first error and returns it. fn must not keep the span. nullopt (fn not
+  // called) when there is no such view of the range: the caller uses
   // ReadAt, which also reports ranges past the end. If the bytes vanish
   // while fn reads them (the file was truncated), the status is kIOError.
-  virtual std::optional<Status> ReadInPlace(
-      uint64_t offset, size_t len,
-      FunctionRef<Status(std::span<const uint8_t>)> fn) const {
+  using InPlaceFn = FunctionRef<Status(size_t at, std::span<const uint8_t> bytes)>;
+  virtual std::optional<Status> ReadInPlace(uint64_t offset, size_t len,
+                                            size_t unit, InPlaceFn fn) const {
     (void)offset;
     (void)len;
+    (void)unit;
     (void)fn;
     return std::nullopt;
   }

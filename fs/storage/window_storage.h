@@ -22,11 +22,10 @@ class WindowStorage : public Storage {
   uint64_t Size() const override { return size_; }
   Status ReadAt(uint64_t offset, std::span<uint8_t> dst) const override;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> src) override;
-  std::optional<Status> ReadInPlace(
-      uint64_t offset, size_t len,
-      FunctionRef<Status(std::span<const uint8_t>)> fn) const override {
+  std::optional<Status> ReadInPlace(uint64_t offset, size_t len, size_t unit,
+                                    InPlaceFn fn) const override {
     if (!Inside(offset, len)) return std::nullopt;
-    return base_->ReadInPlace(offset_ + offset, len, fn);
+    return base_->ReadInPlace(offset_ + offset, len, unit, fn);
   }
   Status Flush() override { return base_->Flush(); }
   const std::string& name() const override { return base_->name(); }
