@@ -184,7 +184,15 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
   if (offset >= remote) return Status();
   if (dst.size() > remote - offset) dst = dst.first(remote - offset);
   if (dst.empty()) return Status();
-  const uint64_t end = offset + dst.size();
+  return VisitRemote(offset, offset + dst.size(), remote,
+                     [&](size_t at, std::span<const uint8_t> bytes) {
+                       std::copy_n(bytes.data(), bytes.size(), dst.data() + at);
+                       return Status();
+                     });
+}
+
+Status S3Storage::VisitRemote(uint64_t offset, uint64_t end, uint64_t remote,
+                              InPlaceFn fn) const {
   std::vector<Block> blocks;
   LUKSFS_RETURN_IF_ERROR(GatherBlocks(offset, end, remote, &blocks));
   const uint64_t first = offset / kBlockSize;
@@ -193,7 +201,9 @@ Status S3Storage::ReadRemote(uint64_t offset, std::span<uint8_t> dst) const {
     const uint64_t bb = i * kBlockSize;
     const uint64_t from = std::max(offset, bb);
     const uint64_t to = std::min(end, bb + blk->size());
-    std::copy_n(blk->data() + (from - bb), to - from, dst.data() + (from - offset));
+    if (to <= from) break;  // a short last block: the object ends
+    LUKSFS_RETURN_IF_ERROR(
+        fn(from - offset, std::span<const uint8_t>(blk->data() + (from - bb), to - from)));
   }
   return Status();
 }
@@ -208,19 +218,8 @@ std::optional<Status> S3Storage::ReadInPlace(uint64_t offset, size_t len,
   const uint64_t remote = remote_size();
   if (offset > remote || len > remote - offset) return std::nullopt;
   const uint64_t end = offset + len;
-  std::vector<Block> blocks;
-  Status s = GatherBlocks(offset, end, remote, &blocks);
+  Status s = VisitRemote(offset, end, remote, fn);
   if (!s.ok()) return s.WithContext(name_);
-  const uint64_t first = offset / kBlockSize;
-  for (uint64_t i = first; i < first + blocks.size(); ++i) {
-    const Block& blk = blocks[i - first];
-    const uint64_t bb = i * kBlockSize;
-    const uint64_t from = std::max(offset, bb);
-    const uint64_t to = std::min(end, bb + blk->size());
-    if (to <= from) break;  // a short last block: the object ends
-    LUKSFS_RETURN_IF_ERROR(fn(from - offset, std::span<const uint8_t>(
-                                                 blk->data() + (from - bb), to - from)));
-  }
   MaybeReadAhead(offset, end);
   return Status();
 }

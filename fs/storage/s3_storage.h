@@ -123,6 +123,10 @@ class S3Storage : public Storage {
   // offset / kBlockSize.
   Status GatherBlocks(uint64_t offset, uint64_t end, uint64_t remote,
                       std::vector<Block>* blocks) const;
+  // Gathers those blocks and calls fn(at, bytes) on each one's part of
+  // [offset, end), in order; stops at fn's first error.
+  Status VisitRemote(uint64_t offset, uint64_t end, uint64_t remote,
+                     InPlaceFn fn) const;
   // GETs blocks [first, first+n) (one request each kMaxGet), caching them
   // (as scan blocks for read-ahead); `remote` is the object's size (blocks
   // end there).
