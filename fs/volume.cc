@@ -110,7 +110,8 @@ Result<size_t> Volume::Read(uint64_t offset, std::span<uint8_t> dst) {
 }
 
 Status Volume::WriteExtent(const Extent& e, uint64_t offset,
-                           std::span<const uint8_t> src) {
+                           std::span<const uint8_t> src,
+                           std::span<uint8_t> consumable) {
   const uint64_t req_end = offset + src.size();
   if (e.fresh) {
     // New host space: no old ciphertext to keep, zeros around the data.
@@ -134,6 +135,12 @@ Status Volume::WriteExtent(const Extent& e, uint64_t offset,
   const uint64_t iv = e.iv_sector + (lo - e.guest_offset) / 512;
   const size_t head = offset > lo ? offset - lo : 0;      // bytes before data
   const size_t tail = hi > req_end ? hi - req_end : 0;    // bytes after data
+  if (head == 0 && tail == 0 && !consumable.empty()) {
+    // The caller's buffer is the scratch: one buffer in cache, not two.
+    const std::span<uint8_t> own = consumable.subspan(lo - offset, n);
+    LUKSFS_RETURN_IF_ERROR(engine_->Encrypt(iv, own, own));
+    return storage_->WriteAt(host, own);
+  }
   std::span<uint8_t> buf = Scratch(n);
   if (head != 0) {
     LUKSFS_RETURN_IF_ERROR(ReadData(host, iv, buf.first(ss_)));
@@ -154,6 +161,16 @@ Status Volume::WriteExtent(const Extent& e, uint64_t offset,
 }
 
 Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
+  return WriteImpl(offset, src, {});
+}
+
+Result<size_t> Volume::WriteConsuming(uint64_t offset,
+                                      std::span<uint8_t> src) {
+  return WriteImpl(offset, src, src);
+}
+
+Result<size_t> Volume::WriteImpl(uint64_t offset, std::span<const uint8_t> src,
+                                 std::span<uint8_t> consumable) {
   if (read_only_) return Status::InvalidArgument("the view is read-only");
   // After DropKeys() Encrypt fails before anything reaches storage; the
   // check here also keeps a revoked view from allocating.
@@ -183,7 +200,9 @@ Result<size_t> Volume::Write(uint64_t offset, std::span<const uint8_t> src) {
       return Gap(covered);
     }
     covered = std::max(covered, End(e));
-    LUKSFS_RETURN_IF_ERROR(WriteExtent(e, offset, src.first(len)));
+    LUKSFS_RETURN_IF_ERROR(WriteExtent(
+        e, offset, src.first(len),
+        consumable.empty() ? consumable : consumable.first(len)));
   }
   if (covered < last * ss_) return Gap(covered);
   LUKSFS_RETURN_IF_ERROR(map_->CommitWrite(std::move(plan)));

@@ -59,6 +59,12 @@ class Volume {
   // Writes src at `offset`; returns the count, short only at the end.
   Result<size_t> Write(uint64_t offset, std::span<const uint8_t> src);
 
+  // As Write(), but whole units of src are encrypted where they lie and
+  // written from there, with no copy into a scratch buffer. Afterwards
+  // src's bytes are unspecified (plaintext, ciphertext or a mix), on
+  // success and on error; the caller must not read them again.
+  Result<size_t> WriteConsuming(uint64_t offset, std::span<uint8_t> src);
+
   // Makes [offset, offset + length) (clipped to Size()) read as zeros:
   // whole granules through BlockMap::Discard, partial ones as written
   // zeros. The map is asked first, so a map that cannot discard refuses
@@ -91,10 +97,16 @@ class Volume {
   Status ReadData(uint64_t host, uint64_t iv, std::span<uint8_t> out);
   // Fills `out` (guest bytes [base, base + out.size()), whole units).
   Status ReadRange(uint64_t base, std::span<uint8_t> out);
+  // Write() and WriteConsuming(): `consumable` is src itself when the
+  // caller gave it up, empty otherwise.
+  Result<size_t> WriteImpl(uint64_t offset, std::span<const uint8_t> src,
+                           std::span<uint8_t> consumable);
   // Writes the part of src (guest [offset, offset + src.size())) that falls
   // in extent e, plus zeros (fresh) or the old bytes (in place) around it.
+  // A non-empty `consumable` is src, free to be encrypted in place.
   Status WriteExtent(const Extent& e, uint64_t offset,
-                     std::span<const uint8_t> src);
+                     std::span<const uint8_t> src,
+                     std::span<uint8_t> consumable);
   Result<uint64_t> Seek(uint64_t offset, bool want_data);
   // The unit range the lock covers for guest bytes [offset, end): units,
   // rounded out to BlockMap::lock_granularity().

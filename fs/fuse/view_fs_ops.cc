@@ -216,8 +216,13 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   });
 }
 
-void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
-           off_t off, struct fuse_file_info*) {
+// write_buf rather than write: libfuse hands over its receive buffer as
+// mutable memory, so the volume encrypts the request's units where they lie
+// (Volume::WriteConsuming) instead of into a scratch copy, and the request's
+// plaintext does not stay behind in that buffer. A spliced request (an fd
+// buffer) is copied into the reply scratch first.
+void WriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* in_buf,
+              off_t off, struct fuse_file_info*) {
   Guarded(req, [&] {
     ViewFs& fs = Fs(req);
     if (fs.options().read_only) {
@@ -229,14 +234,28 @@ void Write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size,
       fuse_reply_err(req, ESTALE);  // a partition gone from the table
       return;
     }
+    const size_t size = fuse_buf_size(in_buf);
+    uint8_t* data = nullptr;
+    const struct fuse_buf& first = in_buf->buf[in_buf->idx];
+    if (in_buf->count - in_buf->idx == 1 && !(first.flags & FUSE_BUF_IS_FD)) {
+      data = static_cast<uint8_t*>(first.mem) + in_buf->off;
+    } else {
+      data = ThreadScratch(ScratchSlot::kReply, size).data();
+      struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+      dst.buf[0].mem = data;
+      const ssize_t got = fuse_buf_copy(&dst, in_buf, FUSE_BUF_NO_SPLICE);
+      if (got < 0 || static_cast<size_t>(got) != size) {
+        fuse_reply_err(req, got < 0 ? static_cast<int>(-got) : EIO);
+        return;
+      }
+    }
     const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off), size);
     if (r.length == 0 && size != 0) {
       fuse_reply_err(req, ENOSPC);  // at or past the end, as the view
       return;
     }
-    Result<size_t> n = fs.volume().Write(
-        r.offset, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data),
-                                           static_cast<size_t>(r.length)));
+    Result<size_t> n = fs.volume().WriteConsuming(
+        r.offset, std::span<uint8_t>(data, static_cast<size_t>(r.length)));
     if (!n.ok()) {
       if (n.status().code() != Status::Code::kResourceExhausted &&
           n.status().code() != Status::Code::kKeyRevoked) {
@@ -437,7 +456,7 @@ struct fuse_lowlevel_ops MakeOps() {
   ops.setattr = Setattr;
   ops.open = Open;
   ops.read = Read;
-  ops.write = Write;
+  ops.write_buf = WriteBuf;
   ops.flush = Flush;
   ops.fsync = Fsync;
   ops.release = Release;
