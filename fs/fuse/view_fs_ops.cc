@@ -235,6 +235,11 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* in_buf,
       return;
     }
     const size_t size = fuse_buf_size(in_buf);
+    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off), size);
+    if (r.length == 0 && size != 0) {
+      fuse_reply_err(req, ENOSPC);  // at or past the end, as the view
+      return;
+    }
     uint8_t* data = nullptr;
     const struct fuse_buf& first = in_buf->buf[in_buf->idx];
     if (in_buf->count - in_buf->idx == 1 && !(first.flags & FUSE_BUF_IS_FD)) {
@@ -248,11 +253,6 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec* in_buf,
         fuse_reply_err(req, got < 0 ? static_cast<int>(-got) : EIO);
         return;
       }
-    }
-    const ByteRange r = ClipToWindow(f->window, static_cast<uint64_t>(off), size);
-    if (r.length == 0 && size != 0) {
-      fuse_reply_err(req, ENOSPC);  // at or past the end, as the view
-      return;
     }
     Result<size_t> n = fs.volume().WriteConsuming(
         r.offset, std::span<uint8_t>(data, static_cast<size_t>(r.length)));
